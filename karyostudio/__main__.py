@@ -1,0 +1,5 @@
+import sys
+
+from karyostudio.cli import main
+
+sys.exit(main())
