@@ -36,7 +36,8 @@ def iscn_from_counts(counts: Mapping[str | None, int]) -> str:
             class_index(key)
     total = sum(int(v) for v in counts.values())
     n_x, n_y = int(counts.get("X", 0)), int(counts.get("Y", 0))
-    parts = [str(total), "X" * n_x + "Y" * n_y]
+    # ISCN writes "U" when no sex chromosome could be identified.
+    parts = [str(total), "X" * n_x + "Y" * n_y or "U"]
     for name in AUTOSOMES:
         n = int(counts.get(name, 0))
         parts.extend([f"-{name}"] * max(0, 2 - n))

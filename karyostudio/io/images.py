@@ -1,0 +1,304 @@
+"""Reading and writing metaphase images as 2-D grayscale arrays (uint8, or uint16 kept as uint16).
+
+PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile.
+Colour is reduced to luminance (ITU-R 601 weights, alpha ignored). Sizes are checked from the
+header before any pixel is decoded, so a hostile or corrupt header cannot make us allocate
+gigabytes. Every failure is an ImageReadError that names the file and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+from karyostudio.io.atomic import atomic_write_bytes
+from karyostudio.io.errors import FormatError, ImageReadError
+
+MAX_SIDE = 20_000
+# Below Pillow's own decompression-bomb limit (~179 Mpx), so our check and message always apply.
+MAX_PIXELS = 150_000_000
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+# ITU-R 601-2 luma in 16.16 fixed point, the weights Pillow's convert("L") uses (they sum to 65536,
+# so an RGB image with three identical channels keeps its exact values).
+_LUMA_WEIGHTS = (19595, 38470, 7471)
+
+
+def image_key(name: str | Path) -> str:
+    """The key of an image: its file name without an image suffix ("a.b.png" -> "a.b").
+
+    Only known image suffixes are removed, so keys that contain dots survive a round trip
+    through formats that store the key without a suffix.
+    """
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if dot and stem and f".{suffix.lower()}" in IMAGE_SUFFIXES:
+        return stem
+    return base
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as a 2-D grayscale array (uint8, or uint16 for 16-bit data)."""
+    data = _read_file_bytes(path)
+    return decode_image(data, source=path)
+
+
+def decode_image(data: bytes, *, source: str | Path | None = None) -> np.ndarray:
+    """Decode encoded image bytes (PNG/JPEG/BMP/TIFF) like :func:`read_image`."""
+    if not data:
+        raise ImageReadError(source, "the image data is empty")
+    if data[:4] in _TIFF_MAGICS:
+        return _decode_tiff(data, source)
+    return _decode_pillow(data, source)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header only.
+
+    Raises ImageReadError for a missing or unreadable file, and for a PNG/JPEG/BMP header that
+    claims more pixels than Pillow agrees to open (about 179 megapixels).
+    """
+    path = Path(path)
+    _check_is_file(path)
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+        handle.seek(0)
+        if magic in _TIFF_MAGICS:
+            with _open_tiff(handle, path) as tif:
+                page = tif.pages.first
+                return int(page.imagewidth), int(page.imagelength)
+        with _open_pillow(handle, path) as im:
+            return int(im.size[0]), int(im.size[1])
+
+
+def _read_file_bytes(path: str | Path) -> bytes:
+    path = Path(path)
+    _check_is_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    if not data:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    return data
+
+
+def _check_is_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageReadError(path, "no such file")
+    if not path.is_file():
+        raise ImageReadError(path, "not a file")
+
+
+def _check_size(width: int, height: int, source) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageReadError(source, f"the image has no pixels ({width} x {height})")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageReadError(source, f"image size {width} x {height} is beyond what karyostudio reads "
+                                     f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels)")
+
+
+def _open_pillow(handle: BinaryIO, source) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(handle, formats=_PILLOW_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(source, f"image size is beyond what karyostudio reads ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(source, "not a supported image (expected PNG, JPEG, BMP or TIFF)") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(source, f"corrupt image header: {exc}") from exc
+    return im
+
+
+def _decode_pillow(data: bytes, source) -> np.ndarray:
+    with _open_pillow(io.BytesIO(data), source) as im:
+        _check_size(*im.size, source)
+        if im.format == "PNG" and _is_16bit_colour_png(data):
+            return _decode_16bit_colour_png(data, source)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im.load()
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ImageReadError(source, f"truncated or corrupt {im.format} data: {exc}") from exc
+        return _pillow_to_gray(im, source)
+
+
+def _pillow_to_gray(im: Image.Image, source) -> np.ndarray:
+    mode = im.mode
+    if mode == "1":
+        return np.asarray(im, dtype=np.uint8) * np.uint8(255)
+    if mode == "L":
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode == "LA":
+        return np.asarray(im.getchannel("L"), dtype=np.uint8).copy()
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)
+    if mode in ("I", "F"):
+        return _integer_to_gray(np.asarray(im), source)
+    if mode in ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(im.convert("RGB").convert("L"), dtype=np.uint8).copy()
+    raise ImageReadError(source, f"unsupported pixel mode {mode!r}")
+
+
+def _is_16bit_colour_png(data: bytes) -> bool:
+    # IHDR is the first chunk: bit depth at byte 24, colour type at 25 (2 = RGB, 6 = RGBA).
+    return data[:8] == _PNG_MAGIC and len(data) > 25 and data[24] == 16 and data[25] in (2, 6)
+
+
+def _decode_16bit_colour_png(data: bytes, source) -> np.ndarray:
+    # Pillow reduces 48/64-bit PNGs to 8 bits per channel; OpenCV keeps all 16.
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3:
+        raise ImageReadError(source, "truncated or corrupt 16-bit PNG data")
+    return _luminance(arr[:, :, 2::-1])  # OpenCV gives BGR(A)
+
+
+def _open_tiff(handle: BinaryIO, source) -> tifffile.TiffFile:
+    try:
+        tif = tifffile.TiffFile(handle)
+        if len(tif.pages) == 0:
+            tif.close()
+            raise ImageReadError(source, "the TIFF file has no pages")
+        return tif
+    except FormatError:
+        raise
+    except Exception as exc:  # tifffile raises many kinds for corrupt headers
+        raise ImageReadError(source, f"corrupt TIFF header: {exc}") from exc
+
+
+def _decode_tiff(data: bytes, source) -> np.ndarray:
+    with _open_tiff(io.BytesIO(data), source) as tif:
+        page = tif.pages.first
+        _check_size(int(page.imagewidth), int(page.imagelength), source)
+        if page.dtype is None:
+            raise ImageReadError(source, "unsupported TIFF sample format")
+        if int(page.imagedepth) > 1:
+            raise ImageReadError(source, "volumetric TIFF pages are not supported")
+        try:
+            arr = page.asarray()
+        except Exception as exc:
+            raise ImageReadError(source, f"truncated or corrupt TIFF data: {exc}") from exc
+        axes = page.axes
+    if "S" in axes and arr.ndim == 3:
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+    if arr.ndim == 3:
+        if arr.shape[-1] in (3, 4):
+            return _luminance(_integer_to_gray(arr[..., :3], source))
+        if arr.shape[-1] in (1, 2):  # gray (+ alpha)
+            arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise ImageReadError(source, f"unsupported TIFF layout (array shape {arr.shape}, axes {axes})")
+    return _integer_to_gray(arr, source)
+
+
+def _integer_to_gray(arr: np.ndarray, source) -> np.ndarray:
+    """uint8/uint16 as they are; other integer data only if every value fits in 0..65535."""
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype in (np.uint8, np.uint16):
+        return np.ascontiguousarray(arr)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ImageReadError(source, f"{arr.dtype} pixel data is not supported "
+                                     "(karyostudio reads 8- and 16-bit integer images)")
+    lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise ImageReadError(source, f"{arr.dtype} pixel values span {lo}..{hi}, which cannot be "
+                                     "represented as 8- or 16-bit unsigned data")
+    return arr.astype(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """Luma of an H x W x 3 uint8/uint16 array, same dtype, rounded like Pillow's convert("L")."""
+    wide = rgb.astype(np.int64)
+    r, g, b = _LUMA_WEIGHTS
+    luma = (wide[..., 0] * r + wide[..., 1] * g + wide[..., 2] * b + 32768) >> 16
+    return luma.astype(rgb.dtype)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an image atomically; the format follows the suffix (.png, .tif/.tiff, .jpg/.jpeg).
+
+    Accepts 2-D uint8/uint16 arrays and H x W x 3 (RGB) or x 4 (RGBA) uint8 arrays.
+    JPEG holds 8-bit data only.
+    """
+    path = Path(path)
+    arr = np.asarray(image)
+    suffix = path.suffix.lower()
+    if arr.ndim == 2:
+        if arr.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"a grayscale image must be uint8 or uint16, got {arr.dtype}")
+    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+        if arr.dtype != np.uint8:
+            raise ValueError(f"a colour image must be uint8, got {arr.dtype}")
+    else:
+        raise ValueError(f"expected an H x W (gray) or H x W x 3/4 (colour) array, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError("cannot write an image without pixels")
+    atomic_write_bytes(path, encode_image(arr, suffix))
+
+
+def encode_image(image: np.ndarray, suffix: str) -> bytes:
+    """Encode an array as the file format named by a suffix (".png", ".tif", ".jpg", ...)."""
+    arr = np.ascontiguousarray(image)
+    suffix = suffix.lower()
+    buffer = io.BytesIO()
+    if suffix in (".tif", ".tiff"):
+        photometric = "minisblack" if arr.ndim == 2 else "rgb"
+        tifffile.imwrite(buffer, arr, photometric=photometric, compression="zlib")
+    elif suffix == ".png":
+        Image.fromarray(arr).save(buffer, format="PNG")
+    elif suffix in (".jpg", ".jpeg"):
+        if arr.dtype != np.uint8:
+            raise ValueError("JPEG holds 8-bit data only; write 16-bit images as PNG or TIFF")
+        Image.fromarray(arr[..., :3] if arr.ndim == 3 else arr).save(buffer, format="JPEG", quality=95)
+    else:
+        raise ValueError(f"unsupported image suffix {suffix!r} (use .png, .tif, .tiff, .jpg or .jpeg)")
+    return buffer.getvalue()
+
+
+# --- display -------------------------------------------------------------------------------------
+
+def to_display_uint8(image: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
+    """8-bit version of an image for display.
+
+    uint8 images are returned unchanged (a copy). 16-bit (any integer) images are stretched
+    linearly so that the low_pct percentile maps to 0 and the high_pct percentile to 255;
+    percentiles come from the exact histogram, so this is fast on large images.
+    """
+    arr = np.asarray(image)
+    if not 0.0 <= low_pct < high_pct <= 100.0:
+        raise ValueError(f"need 0 <= low_pct < high_pct <= 100, got {low_pct}, {high_pct}")
+    if arr.dtype == np.uint8:
+        return arr.copy()
+    if arr.dtype != np.uint16:
+        if not np.issubdtype(arr.dtype, np.integer) or (arr.size and (arr.min() < 0 or arr.max() > 65535)):
+            raise ValueError(f"expected uint8 or uint16 data, got {arr.dtype}")
+        arr = arr.astype(np.uint16)
+    if arr.size == 0:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    counts = np.bincount(arr.ravel(), minlength=65536)
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    lo = int(np.searchsorted(cumulative, max(total * low_pct / 100.0, 1), side="left"))
+    hi = int(np.searchsorted(cumulative, max(total * high_pct / 100.0, 1), side="left"))
+    hi = max(hi, lo + 1)
+    levels = np.arange(65536, dtype=np.float64)
+    lut = np.clip(np.round((levels - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+    return lut[arr]

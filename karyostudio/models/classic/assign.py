@@ -1,0 +1,141 @@
+"""Karyotype-level assignment: name all chromosomes of a cell together, not one by one.
+
+Independent argmax happily calls three chromosomes "1" and none "2". Here every instance is
+matched to a *slot* by minimum-cost bipartite matching (Hungarian algorithm, scipy's
+linear_sum_assignment), where a slot is one expected copy of a class:
+
+- two slots per autosome, and the sex slots of a hypothesis: XX (two X) or XY (one X, one Y);
+  both hypotheses are solved and the better total (plus ``xy_log_prior`` for XY) wins;
+- extra slots for copies beyond the expected number (trisomy, XXY, ...), the k-th extra copy of
+  a class costing ``k * extra_copy_cost`` on top, so a third "21" is chosen only when the
+  classifier supports it more strongly than any other reading of the cell;
+- the cost of putting instance i in a slot of class c is -log p_i(c); slots left empty (a lost
+  chromosome, 45,X) cost nothing.
+
+Instances flagged as clusters (overlapping chromosomes not yet split, ``skip``) take no slot
+and get label None: a cluster is not one chromosome, and letting it consume a slot would push
+a real chromosome out of its class.
+
+Confidence of an assigned label is a max-marginal: with Δ = (best total cost when instance i is
+forbidden its label) - (best total cost), confidence = 1 / (1 + exp(-Δ)). It is the probability
+of the label under the two best competing whole-cell readings, so it drops when the cell's
+other chromosomes make the label doubtful even if the instance's own row was confident.
+``row_probability`` is the classifier's own (independent) probability of the assigned class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
+
+from karyostudio.core.classes import AUTOSOMES, CLASS_NAMES, NUM_CLASSES, class_index
+from karyostudio.core.instance import Instance
+
+SEX_HYPOTHESES: dict[str, dict[str, int]] = {"XX": {"X": 2, "Y": 0}, "XY": {"X": 1, "Y": 1}}
+
+_MIN_LOG_PROB = -50.0  # floor for log(0), keeps costs finite
+_FORBIDDEN = 1e6
+
+
+@dataclass(frozen=True)
+class AssignConfig:
+    extra_copy_cost: float = 4.0  # -log prior odds of each copy beyond the expected number
+    xy_log_prior: float = 0.0  # log P(XY) / P(XX), added in favour of XY
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Result for one cell; arrays are aligned with the input rows."""
+
+    labels: list[str | None]
+    confidence: np.ndarray  # (N,) max-marginal probability of the label; nan where label is None
+    row_probability: np.ndarray  # (N,) classifier probability of the label; nan where label is None
+    sex_hypothesis: str | None  # "XX" or "XY"; None when no instance was assigned
+    hypothesis_scores: dict[str, float] = field(default_factory=dict)  # total log-score, prior included
+
+
+def _slot_classes(expected: dict[str, int], extra_per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class index and added cost of every slot of one hypothesis."""
+    classes, penalties = [], []
+    for name in CLASS_NAMES:
+        for _ in range(expected.get(name, 2 if name in AUTOSOMES else 0)):
+            classes.append(class_index(name))
+            penalties.append(0.0)
+        for k in range(1, extra_per_class + 1):
+            classes.append(class_index(name))
+            penalties.append(float(k))
+    return np.array(classes, dtype=np.int64), np.array(penalties, dtype=np.float64)
+
+
+def _prior(hypothesis: str, config: AssignConfig) -> float:
+    """Prior as a cost (negative log-odds), relative to XX."""
+    return -config.xy_log_prior if hypothesis == "XY" else 0.0
+
+
+def _forbid(cost: np.ndarray, row: int, slots: np.ndarray) -> np.ndarray:
+    out = cost.copy()
+    out[row, slots] = _FORBIDDEN
+    return out
+
+
+def _solve(cost: np.ndarray) -> tuple[float, np.ndarray]:
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].sum()), cols[np.argsort(rows)]
+
+
+def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
+                     config: AssignConfig = AssignConfig()) -> Assignment:
+    """Assign classes to the N instances of one cell from their (N, 24) log-probabilities.
+
+    Rows are renormalised (logsumexp), so logits work too. ``skip`` (N,) bool marks instances
+    (clusters) that take no slot and get label None.
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    if lp.ndim != 2 or lp.shape[1] != NUM_CLASSES:
+        raise ValueError(f"log_probs must be N x {NUM_CLASSES}, got shape {lp.shape}")
+    n = len(lp)
+    skip = np.zeros(n, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
+    if skip.shape != (n,):
+        raise ValueError(f"skip must have shape ({n},), got {skip.shape}")
+    labels: list[str | None] = [None] * n
+    confidence = np.full(n, np.nan)
+    row_prob = np.full(n, np.nan)
+    rows = np.flatnonzero(~skip)
+    if len(rows) == 0:
+        return Assignment(labels, confidence, row_prob, None, {})
+    lp = np.nan_to_num(lp[rows], nan=_MIN_LOG_PROB, neginf=_MIN_LOG_PROB, posinf=-_MIN_LOG_PROB)
+    lp = np.maximum(lp - logsumexp(lp, axis=1, keepdims=True), _MIN_LOG_PROB)
+    # Enough extra slots that every instance fits even in a cell with many more than 46.
+    extra_per_class = 1 + max(0, len(rows) - 46)
+
+    costs: dict[str, np.ndarray] = {}
+    results: dict[str, tuple[float, np.ndarray]] = {}
+    slot_class: dict[str, np.ndarray] = {}
+    for hyp, expected in SEX_HYPOTHESES.items():
+        classes, penalties = _slot_classes(expected, extra_per_class)
+        costs[hyp] = -lp[:, classes] + config.extra_copy_cost * penalties[None, :]
+        total, cols = _solve(costs[hyp])
+        results[hyp] = (total + _prior(hyp, config), cols)
+        slot_class[hyp] = classes
+    best_hyp = min(results, key=lambda h: results[h][0])
+    best_total, best_cols = results[best_hyp]
+    chosen = slot_class[best_hyp][best_cols]
+
+    for k, r in enumerate(rows):
+        c = int(chosen[k])
+        labels[r] = CLASS_NAMES[c]
+        row_prob[r] = float(np.exp(lp[k, c]))
+        alternative = min(_solve(_forbid(costs[h], k, slot_class[h] == c))[0] + _prior(h, config)
+                          for h in costs)
+        confidence[r] = float(1.0 / (1.0 + np.exp(best_total - alternative)))  # alternative >= best
+    scores = {h: -results[h][0] for h in results}
+    return Assignment(labels, confidence, row_prob, best_hyp, scores)
+
+
+def cluster_flags(instances: Sequence[Instance]) -> np.ndarray:
+    """(N,) bool: True where an instance's attributes mark it as a cluster (``"cluster": True``)."""
+    return np.array([bool(inst.attributes.get("cluster", False)) for inst in instances], dtype=bool)

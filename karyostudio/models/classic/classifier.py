@@ -1,0 +1,196 @@
+"""A small CNN that names single chromosome crops (24 classes), with its checkpoint format.
+
+Input: straightened darkness crops from :mod:`karyostudio.models.classic.crops` plus the
+cell-relative scalar features (length, area, ...). The banding pattern is read by a few conv
+blocks; the feature map is averaged across the chromosome's width but kept in a few bins along
+its length, so the position of bands along the axis survives pooling. The scalar features join
+just before the classification head.
+
+Checkpoints are a plain dict (format tag, version, config dict, state_dict with float tensors
+stored as fp16, temperature, free-form metrics) that ``torch.load(path, weights_only=True)``
+reads without trusting pickled code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
+from karyostudio.io.atomic import atomic_open
+from karyostudio.models.classic.crops import DEFAULT_OUT_SIZE, FEATURE_NAMES, NUM_FEATURES, cell_crops
+
+CHECKPOINT_FORMAT = "karyostudio.chromosome-classifier"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A classifier checkpoint is missing, unreadable or of another format/version."""
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of the network; stored in checkpoints as a plain dict."""
+
+    out_size: tuple[int, int] = DEFAULT_OUT_SIZE
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    length_bins: int = 4
+    hidden: int = 128
+    dropout: float = 0.2
+    num_features: int = NUM_FEATURES
+    num_classes: int = NUM_CLASSES
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out_size"] = list(self.out_size)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "NetConfig":
+        d = dict(d)
+        d["out_size"] = tuple(int(v) for v in d["out_size"])
+        d["widths"] = tuple(int(v) for v in d["widths"])
+        return cls(**d)
+
+
+def _conv_bn(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class CropNet(nn.Module):
+    """Conv blocks (one conv in the first, two in the others, each followed by 2x2 max-pool)."""
+
+    def __init__(self, config: NetConfig):
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i, c_out in enumerate(config.widths):
+            layers += _conv_bn(c_in, c_out)
+            if i > 0:
+                layers += _conv_bn(c_out, c_out)
+            layers.append(nn.MaxPool2d(2))
+            c_in = c_out
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d((config.length_bins, 1))
+        self.feature_norm = nn.BatchNorm1d(config.num_features)
+        self.head = nn.Sequential(
+            nn.Linear(c_in * config.length_bins + config.num_features, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.num_classes),
+        )
+
+    def forward(self, crops: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """crops (N, 1, H, W), features (N, F) -> logits (N, num_classes)."""
+        x = self.pool(self.body(crops)).flatten(1)
+        return self.head(torch.cat([x, self.feature_norm(features)], dim=1))
+
+
+class ChromosomeClassifier:
+    """A trained CropNet ready for inference (eval mode, calibrated by a temperature)."""
+
+    def __init__(self, net: CropNet, *, temperature: float = 1.0, metrics: dict[str, Any] | None = None,
+                 device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.config = net.config
+        self.temperature = float(temperature)
+        self.metrics = dict(metrics or {})
+        self.class_names: tuple[str, ...] = CLASS_NAMES
+
+    @torch.no_grad()
+    def log_probs(self, crops: np.ndarray, features: np.ndarray, *, both_ends: bool = True) -> np.ndarray:
+        """Log-probabilities (N, 24) in CLASS_NAMES order for crops (N, H, W) in [0, 1].
+
+        With ``both_ends`` the crop is also read upside down and the two predictions are
+        averaged, since which end is up is only a guess.
+        """
+        crops = np.asarray(crops, dtype=np.float32)
+        feats = np.asarray(features, dtype=np.float32)
+        if crops.ndim != 3 or tuple(crops.shape[1:]) != tuple(self.config.out_size):
+            raise ValueError(f"crops must be N x {self.config.out_size[0]} x {self.config.out_size[1]}, "
+                             f"got {crops.shape}")
+        if feats.shape != (len(crops), self.config.num_features):
+            raise ValueError(f"features must be N x {self.config.num_features}, got {feats.shape}")
+        if len(crops) == 0:
+            return np.zeros((0, self.config.num_classes), dtype=np.float32)
+        x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
+        f = torch.from_numpy(feats).to(self.device)
+        probs = torch.softmax(self.net(x, f) / self.temperature, dim=1)
+        if both_ends:
+            flipped = torch.flip(x, dims=(2, 3))
+            probs = 0.5 * (probs + torch.softmax(self.net(flipped, f) / self.temperature, dim=1))
+        return torch.log(probs.clamp_min(1e-12)).cpu().numpy()
+
+    def classify_cell(self, image: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
+        """Log-probabilities (N, 24) for every outline of one image.
+
+        Outlines too small to crop get uniform probabilities, so callers can still assign them.
+        """
+        cc = cell_crops(image, polygons, out_size=self.config.out_size)
+        out = np.full((len(polygons), self.config.num_classes), -np.log(self.config.num_classes), dtype=np.float32)
+        if cc.valid.any():
+            out[cc.valid] = self.log_probs(cc.crops[cc.valid], cc.features[cc.valid])
+        return out
+
+    def save(self, path: str | Path) -> None:
+        save_checkpoint(path, self.net, temperature=self.temperature, metrics=self.metrics)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ChromosomeClassifier":
+        net, temperature, metrics = load_checkpoint(path)
+        return cls(net, temperature=temperature, metrics=metrics, device=device)
+
+
+def checkpoint_dict(net: CropNet, *, temperature: float = 1.0, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plain-dict checkpoint of a network (float tensors as fp16 to halve the file)."""
+    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+             for k, v in net.state_dict().items()}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": net.config.to_dict(),
+        "class_names": list(CLASS_NAMES),
+        "feature_names": list(FEATURE_NAMES),
+        "state_dict": state,
+        "temperature": float(temperature),
+        "metrics": dict(metrics or {}),
+    }
+
+
+def save_checkpoint(path: str | Path, net: CropNet, *, temperature: float = 1.0,
+                    metrics: dict[str, Any] | None = None) -> None:
+    """Write a checkpoint atomically (a crash leaves any previous file intact)."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(checkpoint_dict(net, temperature=temperature, metrics=metrics), handle)
+
+
+def load_checkpoint(path: str | Path) -> tuple[CropNet, float, dict[str, Any]]:
+    """(network in float32, temperature, metrics) from a checkpoint file."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such classifier checkpoint") from None
+    except Exception as exc:  # torch raises a variety of unpickling/zip errors
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a chromosome classifier checkpoint")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r} is not supported "
+                              f"(expected {CHECKPOINT_VERSION})")
+    if list(ckpt.get("class_names", [])) != list(CLASS_NAMES) or list(ckpt.get("feature_names", [])) != list(FEATURE_NAMES):
+        raise CheckpointError(f"{path}: checkpoint classes or features differ from this version's")
+    try:
+        net = CropNet(NetConfig.from_dict(ckpt["config"]))
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: checkpoint does not match the network ({exc})") from None
+    return net, float(ckpt.get("temperature", 1.0)), dict(ckpt.get("metrics", {}))

@@ -1,0 +1,177 @@
+"""One G-banded chromosome: its shape along the axis and its rendering into a small patch.
+
+A chromosome is described in arc-length coordinates: s runs along the centreline from the
+p-arm end (s = 0) to the q-arm end (s = L), t across it. Profiles along s give the half
+width (rounded blunt ends, centromere constriction, thin acrocentric stalks), the optical
+density from the band pattern, and how visible the groove between the two sister
+chromatids is (most at the ends, none at the centromere). Rendering maps every pixel of
+the chromosome's bounding-box patch to (s, t) through its nearest centreline sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from karyostudio.geometry.polygons import polygon_to_mask
+from karyostudio.synth.centreline import integrate_centreline, random_curvature
+from karyostudio.synth.ideogram import ACROCENTRIC, Ideogram, darkness_profile
+from karyostudio.synth.style import CellStyle
+
+# Shape of the cross-section: optical path through a rounded rod, flatter than a circle.
+_CROSS_EXPONENT = 3.0
+# Polygon vertex spacing along the sides (px) and the number of vertices per rounded end.
+_OUTLINE_STEP = 2.0
+_CAP_VERTICES = 7
+# Decimal places of polygon coordinates (the mask is rasterised from the rounded polygon).
+POLYGON_DECIMALS = 2
+
+
+@dataclass(frozen=True)
+class ChromosomeSpec:
+    """Profiles of one chromosome sampled at arc lengths s (0 = p end, L = q end)."""
+
+    label: str
+    s: np.ndarray
+    half_width: np.ndarray  # 0 at both tips
+    density: np.ndarray  # optical density on the axis (band pattern)
+    groove: np.ndarray  # weight of the two-chromatid cross-section, 0..1
+    kappa: np.ndarray  # centreline curvature, 1/px
+    centromere_s: float
+
+    @property
+    def length(self) -> float:
+        return float(self.s[-1])
+
+
+def _end_cap(s: np.ndarray, length: float, radius: float) -> np.ndarray:
+    """Width factor that rounds both ends into blunt superellipse caps."""
+    e = np.clip(np.minimum(s, length - s) / radius, 0.0, 1.0)
+    return (1.0 - (1.0 - e) ** 2.5) ** 0.4
+
+
+def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogram, *, length: float,
+                         width: float, style: CellStyle) -> ChromosomeSpec:
+    """Random shape and banding of one chromosome of the given length and width (px)."""
+    n = max(8, int(np.ceil(length)) + 1)  # about one sample per pixel
+    s = np.linspace(0.0, length, n)
+    hw0 = width / 2.0
+    positions_bp = s / length * ideogram.length_bp
+    centromere_s = ideogram.centromere_fraction * length
+
+    factor = 1.0 + 0.04 * gaussian_filter1d(rng.normal(size=n), max(1.0, width / 2), mode="nearest") * np.sqrt(width)
+    factor *= 1.0 - rng.uniform(0.12, 0.28) * np.exp(-0.5 * ((s - centromere_s) / (0.3 * width)) ** 2)
+    if label in ACROCENTRIC:
+        thin = ideogram.stain_mask("stalk", positions_bp).astype(np.float64)
+        factor *= 1.0 - 0.45 * gaussian_filter1d(thin, max(1.0, width / 8), mode="nearest")
+    half_width = hw0 * factor * _end_cap(s, length, 0.8 * hw0)
+
+    gvar = float(np.clip(style.gvar_darkness + rng.normal(0, 0.1), 0.1, 1.0))
+    dark = darkness_profile(ideogram, n, blur_mb=style.blur_mb, gvar_darkness=gvar)
+    jitter = 1.0 + 0.08 * gaussian_filter1d(rng.normal(size=n), 2.0, mode="nearest") * 2.0
+    density = (style.od_light + (style.od_dark - style.od_light) * dark) * jitter * rng.uniform(0.9, 1.1)
+
+    ends = np.exp(-np.minimum(s, length - s) / (0.9 * width))
+    groove = style.groove + (0.75 - style.groove) * ends
+    groove *= 1.0 - np.exp(-0.5 * ((s - centromere_s) / (0.5 * width)) ** 2)
+
+    kappa = random_curvature(rng, s, half_width=hw0, centromere_s=centromere_s, bend_scale=style.bend_scale)
+    return ChromosomeSpec(label=label, s=s, half_width=half_width, density=density, groove=groove,
+                          kappa=kappa, centromere_s=centromere_s)
+
+
+def straightened(spec: ChromosomeSpec) -> ChromosomeSpec:
+    """The same chromosome without bends (used when a bend would make the outline fold)."""
+    return replace(spec, kappa=np.zeros_like(spec.kappa))
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A chromosome drawn in image coordinates: patch arrays at (x0, y0) plus its geometry."""
+
+    x0: int
+    y0: int
+    od: np.ndarray  # float32 optical density, patch-sized
+    mask: np.ndarray  # bool, pixels whose centre lies inside the polygon
+    s_map: np.ndarray  # float32 arc length of each patch pixel's nearest axis point
+    polygon: np.ndarray  # outline, N x 2 (x, y)
+    centreline: np.ndarray  # K x 2, p end first, at the spec's arc lengths
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mask.shape
+
+    def translated(self, dx: int, dy: int) -> "Rendering":
+        """The same rendering moved by whole pixels (patches are reused unchanged)."""
+        shift = np.array([dx, dy], dtype=np.float64)
+        return replace(self, x0=self.x0 + int(dx), y0=self.y0 + int(dy),
+                       polygon=np.round(self.polygon + shift, POLYGON_DECIMALS), centreline=self.centreline + shift)
+
+    def final_mask(self) -> np.ndarray:
+        """The mask rasterised from the (rounded) polygon at the current position."""
+        origin = np.array([self.x0, self.y0], dtype=np.float64)
+        return polygon_to_mask(self.polygon - origin, self.mask.shape)
+
+
+def pose(spec: ChromosomeSpec, heading: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centreline points and unit tangents for a chromosome starting at the origin with this heading."""
+    return integrate_centreline(spec.s, spec.kappa, heading)
+
+
+def outline_polygon(spec: ChromosomeSpec, points: np.ndarray, tangents: np.ndarray) -> np.ndarray:
+    """Outline: both sides at +-half width along the normals, denser around the rounded ends."""
+    length = spec.length
+    cap = min(0.8 * float(spec.half_width.max()), length / 2)
+    ramp = cap * (1 - np.cos(np.linspace(0, np.pi / 2, _CAP_VERTICES)))
+    middle = np.linspace(cap, length - cap, max(2, int(np.ceil((length - 2 * cap) / _OUTLINE_STEP)) + 1))[1:-1]
+    s_out = np.unique(np.concatenate([ramp, middle, length - ramp[::-1]]))
+    c = np.stack([np.interp(s_out, spec.s, points[:, 0]), np.interp(s_out, spec.s, points[:, 1])], axis=1)
+    tx, ty = np.interp(s_out, spec.s, tangents[:, 0]), np.interp(s_out, spec.s, tangents[:, 1])
+    norm = np.hypot(tx, ty)
+    normal = np.stack([-ty / norm, tx / norm], axis=1)
+    hw = np.interp(s_out, spec.s, spec.half_width)[:, None]
+    poly = np.concatenate([c + normal * hw, (c - normal * hw)[::-1]])
+    poly = np.round(poly, POLYGON_DECIMALS)
+    keep = np.any(np.abs(poly - np.roll(poly, 1, axis=0)) > 0, axis=1)  # the tips appear twice
+    return poly[keep]
+
+
+def render_chromosome(spec: ChromosomeSpec, heading: float, origin: tuple[float, float] = (0.0, 0.0)) -> Rendering:
+    """Draw a chromosome with its p end at origin, pointing along heading (radians)."""
+    points, tangents = pose(spec, heading)
+    points = points + np.asarray(origin, dtype=np.float64)
+    margin = float(spec.half_width.max()) + 2.0
+    x0, y0 = int(np.floor(points[:, 0].min() - margin)), int(np.floor(points[:, 1].min() - margin))
+    x1, y1 = int(np.ceil(points[:, 0].max() + margin)), int(np.ceil(points[:, 1].max() + margin))
+    shape = (y1 - y0, x1 - x0)
+
+    # Nearest centreline sample of every pixel: one distance transform with per-seed labels.
+    seeds = np.ones(shape, np.uint8)
+    ix = np.floor(points[:, 0] - x0).astype(np.intp)
+    iy = np.floor(points[:, 1] - y0).astype(np.intp)
+    seeds[iy, ix] = 0
+    _, labels = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    lookup = np.zeros(int(labels.max()) + 1, dtype=np.intp)
+    lookup[labels[iy, ix]] = np.arange(len(points))
+    k = lookup[labels]
+
+    dx = (np.arange(shape[1], dtype=np.float64) + x0 + 0.5)[None, :] - points[k, 0]
+    dy = (np.arange(shape[0], dtype=np.float64) + y0 + 0.5)[:, None] - points[k, 1]
+    s = spec.s[k] + dx * tangents[k, 0] + dy * tangents[k, 1]
+    t = dy * tangents[k, 0] - dx * tangents[k, 1]
+    hw = np.interp(s, spec.s, spec.half_width, left=0.0, right=0.0)
+    u = np.abs(t) / np.maximum(hw, 1e-6)
+    inside = u < 1.0
+    solid = np.sqrt(np.clip(1.0 - u ** _CROSS_EXPONENT, 0.0, 1.0))
+    lobes = np.sqrt(np.clip(1.0 - ((u - 0.5) / 0.5) ** 2, 0.0, 1.0))  # two sister chromatids side by side
+    g = np.interp(s, spec.s, spec.groove)
+    od = np.interp(s, spec.s, spec.density) * ((1.0 - g) * solid + g * lobes)
+    od = np.where(inside, od, 0.0).astype(np.float32)
+
+    polygon = outline_polygon(spec, points, tangents)
+    mask = polygon_to_mask(polygon - np.array([x0, y0], dtype=np.float64), shape)
+    return Rendering(x0=x0, y0=y0, od=od, mask=mask, s_map=s.astype(np.float32), polygon=polygon,
+                     centreline=points)

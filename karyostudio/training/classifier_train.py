@@ -1,0 +1,279 @@
+"""Training of the chromosome crop classifier (CPU-friendly), used by the CLI, the GUI and tests.
+
+``train_classifier(config)`` lists the Taichung-style data, splits it by patient, builds (or
+loads cached) crops, fits the network with batch-level augmentation, keeps the checkpoint of the
+epoch with the best validation accuracy, calibrates a softmax temperature on validation and
+writes the final checkpoint with its measured metrics. ``fit`` is the loop alone, for any pair
+of :class:`CropDataset`.
+
+Time budget: the learning-rate schedule runs on whichever is further along, steps or wall time
+(when ``max_minutes`` is set), so a slow machine still anneals fully and stops in time.
+
+Callbacks are plain objects; each of these methods is called when the object has it:
+``on_data_progress(done, total, message)``, ``on_batch_end(step, total_steps, loss)``,
+``on_epoch_end(epoch, metrics)``. Cancellation (CancelToken) is checked between batches and
+raises :class:`Cancelled`; the best checkpoint written so far stays on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
+from karyostudio.core.progress import CancelToken, check
+from karyostudio.models.classic.assign import AssignConfig, assign_karyotype
+from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig, save_checkpoint
+from karyostudio.training.classifier_data import CropDataset, list_image_ids, load_or_build, split_by_patient
+
+
+@dataclass
+class ClassifierTrainConfig:
+    data_root: str
+    out_path: str = "models/default-cpu-classifier.pt"
+    cache_dir: str | None = ".cache"
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    seed: int = 0
+    max_minutes: float | None = 55.0  # whole run, crop building included
+    val_fraction: float = 0.1
+    max_images: int | None = None  # use a seeded subset of the images (quick runs)
+    out_size: tuple[int, int] = (64, 32)
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    hidden: int = 128
+    dropout: float = 0.2
+    flip_prob: float = 0.5  # upside-down flips (which end is up is a guess)
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    workers: int = 2  # processes for crop building
+
+
+@dataclass
+class TrainResult:
+    out_path: Path
+    best_epoch: int
+    best_val_accuracy: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+def default_cpu_config(data_root: str | Path, out_path: str | Path = "models/default-cpu-classifier.pt",
+                       cache_dir: str | Path | None = ".cache") -> ClassifierTrainConfig:
+    """The ``default-cpu`` preset: fits in an hour on two CPU cores, crop building included."""
+    return ClassifierTrainConfig(data_root=str(data_root), out_path=str(out_path),
+                                 cache_dir=None if cache_dir is None else str(cache_dir),
+                                 epochs=8, max_minutes=55.0, num_threads=2, workers=2)
+
+
+def _emit(callbacks: Sequence[Any], name: str, *args: Any) -> None:
+    for cb in callbacks:
+        method = getattr(cb, name, None)
+        if method is not None:
+            method(*args)
+
+
+def augment(crops: torch.Tensor, features: torch.Tensor, gen: torch.Generator, *,
+            flip_prob: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random flips, small rotation/scale/shift, gamma and contrast; background stays 0."""
+    n = crops.shape[0]
+    u = lambda *shape: torch.rand(*shape, generator=gen)  # noqa: E731
+    flip = u(n) < flip_prob
+    crops = torch.where(flip[:, None, None, None], torch.flip(crops, dims=(2, 3)), crops)
+    mirror = u(n) < 0.5  # a chromosome's mirror image is the same chromosome
+    crops = torch.where(mirror[:, None, None, None], torch.flip(crops, dims=(3,)), crops)
+    angle = (u(n) - 0.5) * math.radians(16)
+    scale = 0.9 + 0.2 * u(n)
+    h, w = crops.shape[2:]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.zeros(n, 2, 3)
+    # affine_grid works in [-1, 1] coordinates; the aspect ratio h/w corrects the rotation.
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
+    theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+    theta[:, 0, 2] = (u(n) - 0.5) * 4.0 / w
+    theta[:, 1, 2] = (u(n) - 0.5) * 4.0 / h
+    grid = F.affine_grid(theta, list(crops.shape), align_corners=False)
+    crops = F.grid_sample(crops, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    gamma = torch.exp((u(n) - 0.5) * 0.6)[:, None, None, None]
+    contrast = (0.85 + 0.3 * u(n))[:, None, None, None]
+    crops = (crops.clamp(0, 1) ** gamma * contrast).clamp(0, 1)
+    # Segmented outlines measure a little differently from box-derived masks.
+    features = features + 0.03 * torch.randn(features.shape, generator=gen)
+    return crops, features
+
+
+def _batch(data: CropDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    crops = torch.from_numpy(data.crops[idx]).float().div_(255.0).unsqueeze(1)
+    return crops, torch.from_numpy(data.features[idx]).float(), torch.from_numpy(data.labels[idx]).long()
+
+
+@torch.no_grad()
+def predict_log_probs(net: CropNet, data: CropDataset, *, temperature: float = 1.0,
+                      batch_size: int = 512) -> np.ndarray:
+    """(N, 24) log-probabilities of a dataset, both ends read (as at inference)."""
+    clf = ChromosomeClassifier(net, temperature=temperature)
+    out = [clf.log_probs(data.crops[s:s + batch_size].astype(np.float32) / 255.0,
+                         data.features[s:s + batch_size]) for s in range(0, len(data), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+def _lr_factor(progress: float, warmup: float = 0.03) -> float:
+    if progress < warmup:
+        return progress / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (progress - warmup) / (1.0 - warmup))))
+
+
+def fit(net: CropNet, train: CropDataset, val: CropDataset, config: ClassifierTrainConfig, *,
+        callbacks: Sequence[Any] = (), cancel: CancelToken | None = None,
+        deadline: float | None = None) -> tuple[dict[str, torch.Tensor], int, float, list[dict[str, float]]]:
+    """Train ``net``; returns (best state_dict, best epoch, best val accuracy, history).
+
+    ``deadline`` (time.monotonic() value) ends training early, with the schedule annealed.
+    Each new best is written to config.out_path right away.
+    """
+    if len(train) == 0:
+        raise ValueError("no training crops")
+    gen = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, len(train) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    start = time.monotonic()
+    best_state, best_epoch, best_acc, history = copy.deepcopy(net.state_dict()), -1, -1.0, []
+    step, done = 0, False
+    for epoch in range(config.epochs):
+        net.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for b in range(steps_per_epoch):
+            check(cancel)
+            progress = step / total_steps
+            if deadline is not None:
+                progress = max(progress, (time.monotonic() - start) / max(deadline - start, 1e-9))
+            if progress >= 1.0:
+                done = True
+                break
+            for group in opt.param_groups:
+                group["lr"] = config.lr * _lr_factor(progress)
+            crops, feats, labels = _batch(train, order[b * config.batch_size:(b + 1) * config.batch_size])
+            crops, feats = augment(crops, feats, gen, flip_prob=config.flip_prob)
+            loss = F.cross_entropy(net(crops, feats), labels, label_smoothing=config.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            _emit(callbacks, "on_batch_end", step, total_steps, losses[-1])
+        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                   "steps": step, "minutes": (time.monotonic() - start) / 60}
+        if len(val):
+            lp = predict_log_probs(net, val)
+            metrics["val_accuracy"] = float((lp.argmax(1) == val.labels).mean())
+            metrics["val_loss"] = float(-lp[np.arange(len(val)), val.labels].mean())
+        acc = metrics.get("val_accuracy", -metrics["train_loss"])
+        history.append(metrics)
+        if losses and acc > best_acc:
+            best_state, best_epoch, best_acc = copy.deepcopy(net.state_dict()), epoch, acc
+            save_checkpoint(config.out_path, net, metrics={"history": history})
+        _emit(callbacks, "on_epoch_end", epoch, metrics)
+        if done:
+            break
+    return best_state, best_epoch, best_acc, history
+
+
+def fit_temperature(log_probs: np.ndarray, labels: np.ndarray) -> float:
+    """Softmax temperature minimising validation NLL (log-space grid search)."""
+    if len(labels) == 0:
+        return 1.0
+    lp = torch.from_numpy(np.asarray(log_probs, dtype=np.float64))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    temps = np.exp(np.linspace(np.log(0.3), np.log(5.0), 61))
+    nll = [float(F.cross_entropy(lp / t, y)) for t in temps]
+    return float(temps[int(np.argmin(nll))])
+
+
+def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConfig = AssignConfig()) -> dict[str, Any]:
+    """Top-1 accuracy per crop and per class, before and after whole-cell joint assignment."""
+    labels = data.labels
+    independent = log_probs.argmax(1)
+    joint = np.empty_like(independent)
+    confidence = np.empty(len(labels))
+    sex_right = []
+    for c in range(len(data.image_ids)):
+        rows = np.flatnonzero(data.cell == c)
+        if len(rows) == 0:
+            continue
+        result = assign_karyotype(log_probs[rows], config=assign_config)
+        joint[rows] = [CLASS_NAMES.index(lb) for lb in result.labels]
+        confidence[rows] = result.confidence
+        true_sex = "XY" if (labels[rows] == CLASS_NAMES.index("Y")).any() else "XX"
+        sex_right.append(result.sex_hypothesis == true_sex)
+    per_class = {name: float((joint[labels == k] == k).mean()) if (labels == k).any() else float("nan")
+                 for k, name in enumerate(CLASS_NAMES)}
+    per_class_independent = {name: float((independent[labels == k] == k).mean()) if (labels == k).any()
+                             else float("nan") for k, name in enumerate(CLASS_NAMES)}
+    right = joint == labels
+    return {
+        "crops": int(len(labels)),
+        "cells": int(len(data.image_ids)),
+        "top1_independent": float((independent == labels).mean()) if len(labels) else float("nan"),
+        "top1_joint": float(right.mean()) if len(labels) else float("nan"),
+        "per_class_independent": per_class_independent,
+        "per_class_joint": per_class,
+        "sex_hypothesis_accuracy": float(np.mean(sex_right)) if sex_right else float("nan"),
+        "mean_confidence_joint": float(confidence.mean()) if len(labels) else float("nan"),
+    }
+
+
+def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | None = None,
+                     cancel: CancelToken | None = None) -> TrainResult:
+    """Build data, train, calibrate and write the classifier checkpoint to config.out_path."""
+    callbacks = list(callbacks or [])
+    start = time.monotonic()
+    deadline = start + 60 * config.max_minutes if config.max_minutes is not None else None
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+    ids = list_image_ids(config.data_root)
+    if config.max_images is not None and config.max_images < len(ids):
+        pick = np.random.default_rng(config.seed).choice(len(ids), config.max_images, replace=False)
+        ids = sorted(ids[k] for k in pick)
+    train_ids, val_ids = split_by_patient(ids, config.val_fraction, config.seed)
+    data = load_or_build(config.data_root, config.cache_dir, out_size=config.out_size, image_ids=ids,
+                         workers=config.workers, cancel=cancel,
+                         progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
+    train, val = data.select_cells(train_ids), data.select_cells(val_ids)
+    net = CropNet(NetConfig(out_size=tuple(config.out_size), widths=tuple(config.widths),
+                            hidden=config.hidden, dropout=config.dropout))
+    # Leave a little time for calibration and the final evaluation.
+    fit_deadline = None if deadline is None else deadline - min(120.0, 0.05 * (deadline - start))
+    best_state, best_epoch, best_acc, history = fit(net, train, val, config, callbacks=callbacks,
+                                                    cancel=cancel, deadline=fit_deadline)
+    net.load_state_dict(best_state)
+    val_lp = predict_log_probs(net, val)
+    temperature = fit_temperature(val_lp, val.labels)
+    metrics: dict[str, Any] = {
+        "data": {"root": str(config.data_root), "images": len(ids), "train_images": len(train_ids),
+                 "val_images": len(val_ids), "train_crops": len(train), "val_crops": len(val),
+                 "split": f"by patient (id without last digit), val_fraction={config.val_fraction}, "
+                          f"seed={config.seed}"},
+        "best_epoch": best_epoch,
+        "history": history,
+        "temperature": temperature,
+    }
+    if len(val):
+        metrics["validation"] = evaluate(predict_log_probs(net, val, temperature=temperature), val)
+    metrics["train_minutes"] = (time.monotonic() - start) / 60
+    save_checkpoint(config.out_path, net, temperature=temperature, metrics=metrics)
+    return TrainResult(out_path=Path(config.out_path), best_epoch=best_epoch, best_val_accuracy=best_acc,
+                       history=history, metrics=metrics, elapsed_s=time.monotonic() - start)

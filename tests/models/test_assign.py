@@ -1,0 +1,138 @@
+"""Joint karyotype assignment: pairs made consistent, sex hypotheses, trisomy, odd counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from karyostudio.core.classes import CLASS_NAMES, class_index
+from karyostudio.core.instance import Instance
+from karyostudio.models.classic.assign import AssignConfig, assign_karyotype, cluster_flags
+
+
+def karyotype_log_probs(names: list[str], *, p_true: float = 0.9, seed: int = 0) -> np.ndarray:
+    """Rows putting p_true on each given class and the rest spread (randomly) over the others."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in names:
+        rest = rng.dirichlet(np.ones(len(CLASS_NAMES) - 1)) * (1 - p_true)
+        row = np.insert(rest, class_index(name), p_true)
+        rows.append(np.log(row))
+    return np.array(rows)
+
+
+def normal(sex: str) -> list[str]:
+    return [c for c in CLASS_NAMES[:22] for _ in range(2)] + list(sex)
+
+
+def test_joint_assignment_fixes_three_ones_and_no_two():
+    names = normal("XY")
+    lp = karyotype_log_probs(names)
+    # One "2" looks slightly more like a "1" on its own: argmax gives three 1s and one 2 ...
+    two = names.index("2")
+    lp[two] = np.log(np.full(24, 0.02 / 22))
+    lp[two, class_index("1")] = np.log(0.5)
+    lp[two, class_index("2")] = np.log(0.48)
+    independent = [CLASS_NAMES[k] for k in lp.argmax(1)]
+    assert independent.count("1") == 3 and independent.count("2") == 1
+    result = assign_karyotype(lp)
+    # ... the joint assignment gives two of each.
+    assert result.labels == names
+    assert result.labels.count("1") == 2 and result.labels.count("2") == 2
+    # The corrected chromosome is less certain than the others.
+    assert result.confidence[two] < np.median(result.confidence)
+    assert result.row_probability[two] == pytest.approx(0.48, rel=1e-6)
+
+
+def test_xy_and_xx_hypotheses_are_chosen_by_evidence():
+    male = assign_karyotype(karyotype_log_probs(normal("XY")))
+    female = assign_karyotype(karyotype_log_probs(normal("XX")))
+    assert male.sex_hypothesis == "XY" and male.labels.count("Y") == 1
+    assert female.sex_hypothesis == "XX" and female.labels.count("X") == 2
+    assert female.hypothesis_scores["XX"] > female.hypothesis_scores["XY"]
+
+
+def test_sex_prior_decides_when_the_evidence_is_balanced():
+    names = normal("X") + ["X"]
+    lp = karyotype_log_probs(names)
+    # The last sex chromosome is equally X or Y.
+    lp[-1] = np.log(np.full(24, 0.02 / 22))
+    lp[-1, class_index("X")] = lp[-1, class_index("Y")] = np.log(0.49)
+    assert assign_karyotype(lp, config=AssignConfig(xy_log_prior=0.5)).sex_hypothesis == "XY"
+    assert assign_karyotype(lp, config=AssignConfig(xy_log_prior=-0.5)).sex_hypothesis == "XX"
+
+
+def test_trisomy_21_survives_when_strongly_supported():
+    names = normal("XX") + ["21"]
+    result = assign_karyotype(karyotype_log_probs(names, p_true=0.97))
+    assert result.labels.count("21") == 3
+    assert result.labels == names
+
+
+def test_weak_third_copy_goes_back_to_its_empty_pair():
+    # A "22" that on its own looks more like a 21 (0.6 vs 0.3): argmax makes a trisomy 21.
+    names = normal("XY")
+    lp = karyotype_log_probs(names)
+    odd = len(names) - 1 - names[::-1].index("22")
+    lp[odd] = np.log(np.full(24, 0.1 / 22))
+    lp[odd, class_index("21")] = np.log(0.6)
+    lp[odd, class_index("22")] = np.log(0.3)
+    assert [CLASS_NAMES[k] for k in lp.argmax(1)].count("21") == 3
+    result = assign_karyotype(lp)
+    assert result.labels == names
+    # With an almost free extra copy the 2:1 preference wins and the trisomy stays.
+    weak = assign_karyotype(lp, config=AssignConfig(extra_copy_cost=0.1))
+    assert weak.labels.count("21") == 3 and weak.labels.count("22") == 1
+
+
+def test_more_than_47_instances_are_all_labelled():
+    names = normal("XY") + ["1", "5", "13", "18", "21", "X"]  # 52 chromosomes
+    result = assign_karyotype(karyotype_log_probs(names, p_true=0.99))
+    assert all(lb is not None for lb in result.labels)
+    assert result.labels == names
+
+
+def test_fewer_than_46_instances():
+    names = normal("XY")[::3]  # 16 chromosomes of a badly spread cell
+    result = assign_karyotype(karyotype_log_probs(names))
+    assert result.labels == names
+    assert np.all((result.confidence > 0.5) & (result.confidence <= 1.0))
+
+
+def test_clusters_take_no_slot_and_get_no_label():
+    names = normal("XY")
+    lp = karyotype_log_probs(names)
+    cluster_row = np.log(np.full((1, 24), 1 / 24))
+    cluster_row[0, class_index("1")] = np.log(0.9)  # would steal a slot of "1" if it took part
+    lp = np.concatenate([cluster_row, lp])
+    instances = [Instance(id=k, polygon=[[0, 0], [1, 0], [1, 1]], attributes={"cluster": k == 0})
+                 for k in range(len(lp))]
+    skip = cluster_flags(instances)
+    result = assign_karyotype(lp, skip=skip)
+    assert result.labels[0] is None and np.isnan(result.confidence[0])
+    assert result.labels[1:] == names
+
+
+def test_results_are_stable_and_inputs_untouched():
+    lp = karyotype_log_probs(normal("XX"), p_true=0.4, seed=3)
+    before = lp.copy()
+    a, b = assign_karyotype(lp), assign_karyotype(lp)
+    assert a.labels == b.labels and np.array_equal(a.confidence, b.confidence)
+    assert np.array_equal(lp, before)
+    # Logits (unnormalised rows) give the same answer as log-probabilities.
+    c = assign_karyotype(lp + 7.0)
+    assert c.labels == a.labels
+
+
+def test_edge_cases_and_bad_input():
+    empty = assign_karyotype(np.zeros((0, 24)))
+    assert empty.labels == [] and empty.sex_hypothesis is None
+    all_skipped = assign_karyotype(np.zeros((2, 24)), skip=np.array([True, True]))
+    assert all_skipped.labels == [None, None]
+    with_inf = np.full((1, 24), -np.inf)
+    with_inf[0, 4] = 0.0
+    assert assign_karyotype(with_inf).labels == ["5"]
+    with pytest.raises(ValueError):
+        assign_karyotype(np.zeros((3, 23)))
+    with pytest.raises(ValueError):
+        assign_karyotype(np.zeros((3, 24)), skip=np.zeros(2, dtype=bool))

@@ -1,0 +1,120 @@
+"""Chromosome crop classifier: output contract, both-ends reading, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from karyostudio.core.classes import CLASS_NAMES
+from karyostudio.models.classic.classifier import (
+    CheckpointError,
+    ChromosomeClassifier,
+    CropNet,
+    NetConfig,
+    checkpoint_dict,
+)
+from karyostudio.models.classic.crops import NUM_FEATURES
+
+TINY = NetConfig(out_size=(32, 16), widths=(4, 8), length_bins=2, hidden=16)
+
+
+def tiny_classifier(seed: int = 0, temperature: float = 1.0) -> ChromosomeClassifier:
+    torch.manual_seed(seed)
+    net = CropNet(TINY)
+    # Non-trivial batch-norm statistics, so saving/loading them is really exercised.
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(8, 1, 32, 16), torch.randn(8, NUM_FEATURES))
+    return ChromosomeClassifier(net, temperature=temperature)
+
+
+def random_inputs(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 32, 16), dtype=np.float32), rng.normal(size=(n, NUM_FEATURES)).astype(np.float32)
+
+
+def test_log_probs_contract():
+    clf = tiny_classifier()
+    crops, feats = random_inputs(5)
+    lp = clf.log_probs(crops, feats)
+    assert lp.shape == (5, len(CLASS_NAMES)) and lp.dtype == np.float32
+    np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, atol=1e-5)
+    assert clf.log_probs(crops[:0], feats[:0]).shape == (0, 24)
+    with pytest.raises(ValueError):
+        clf.log_probs(crops[:, :16], feats)
+    with pytest.raises(ValueError):
+        clf.log_probs(crops, feats[:, :2])
+
+
+def test_both_ends_reading_ignores_which_end_is_up():
+    clf = tiny_classifier()
+    crops, feats = random_inputs(4)
+    upside_down = crops[:, ::-1, ::-1].copy()
+    np.testing.assert_allclose(clf.log_probs(crops, feats), clf.log_probs(upside_down, feats), atol=1e-5)
+    one_end = clf.log_probs(crops, feats, both_ends=False)
+    assert not np.allclose(one_end, clf.log_probs(upside_down, feats, both_ends=False), atol=1e-5)
+
+
+def test_temperature_softens_probabilities():
+    crops, feats = random_inputs(6)
+    sharp = tiny_classifier(temperature=0.5).log_probs(crops, feats)
+    soft = tiny_classifier(temperature=3.0).log_probs(crops, feats)
+    assert np.exp(soft).max(1).mean() < np.exp(sharp).max(1).mean()
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path):
+    clf = tiny_classifier(temperature=1.7)
+    clf.metrics = {"top1": 0.5}
+    path = tmp_path / "clf.pt"
+    clf.save(path)
+    raw = torch.load(path, weights_only=True)  # plain dict, no pickled objects
+    assert raw["config"]["widths"] == [4, 8] and raw["class_names"] == list(CLASS_NAMES)
+    loaded = ChromosomeClassifier.load(path)
+    assert loaded.config == TINY and loaded.temperature == pytest.approx(1.7)
+    assert loaded.metrics == {"top1": 0.5}
+    crops, feats = random_inputs(3)
+    # Weights are stored as fp16: predictions agree to fp16 precision.
+    np.testing.assert_allclose(np.exp(loaded.log_probs(crops, feats)), np.exp(clf.log_probs(crops, feats)), atol=5e-3)
+
+
+def test_bad_checkpoints_raise_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError):
+        ChromosomeClassifier.load(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        ChromosomeClassifier.load(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, other)
+    with pytest.raises(CheckpointError):
+        ChromosomeClassifier.load(other)
+    newer = tmp_path / "newer.pt"
+    ckpt = checkpoint_dict(CropNet(TINY))
+    ckpt["version"] = 99
+    torch.save(ckpt, newer)
+    with pytest.raises(CheckpointError, match="version"):
+        ChromosomeClassifier.load(newer)
+    broken = tmp_path / "broken.pt"
+    ckpt = checkpoint_dict(CropNet(TINY))
+    ckpt["config"]["widths"] = [4, 8, 16]
+    torch.save(ckpt, broken)
+    with pytest.raises(CheckpointError, match="does not match"):
+        ChromosomeClassifier.load(broken)
+
+
+def test_default_network_is_small(tmp_path):
+    path = tmp_path / "default.pt"
+    ChromosomeClassifier(CropNet(NetConfig())).save(path)
+    assert path.stat().st_size < 3 * 1024 * 1024
+
+
+def test_classify_cell_gives_uniform_rows_for_unusable_outlines():
+    image = np.full((120, 120), 220, dtype=np.uint8)
+    image[20:80, 50:62] = 60
+    good = np.array([[50.0, 20], [62, 20], [62, 80], [50, 80]])
+    outside = np.array([[500.0, 500], [510, 500], [510, 510]])
+    lp = tiny_classifier().classify_cell(image, [good, outside])
+    assert lp.shape == (2, 24)
+    np.testing.assert_allclose(lp[1], -np.log(24), atol=1e-6)
+    assert not np.allclose(lp[0], lp[1])

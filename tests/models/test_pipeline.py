@@ -1,0 +1,187 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from karyostudio.core.classes import CLASS_NAMES, class_index
+from karyostudio.core.instance import Instance
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.geometry.polygons import box_to_polygon
+from karyostudio.io.images import read_image
+from karyostudio.models import manifest as manifest_module
+from karyostudio.models import registry
+from karyostudio.models.classic import pipeline as pipeline_module
+from karyostudio.models.classic.assign import assign_karyotype
+from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig, save_checkpoint
+from karyostudio.models.classic.pipeline import (
+    ClassicPipeline,
+    configure_cpu_threads,
+    from_manifest,
+    postprocess,
+    top_classes,
+)
+from karyostudio.models.manifest import ManifestError, manifest_for_weights, write_manifest
+
+REAL_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "default-cpu-classifier.pt"
+
+
+def _segments(n_single: int, cluster_at: int | None = None) -> list[Instance]:
+    out = []
+    for i in range(n_single + (cluster_at is not None)):
+        box = (10 * i, 0, 10 * i + 5, 20)
+        attrs = {"cluster": i == cluster_at, "rotated_box": [10 * i + 2.5, 10.0, 5.0, 20.0, 0.0]}
+        out.append(Instance(i + 1, box_to_polygon(box), source="classic", attributes=attrs))
+    return out
+
+
+def _confident_log_probs(labels: list[str], p: float = 0.9) -> np.ndarray:
+    lp = np.full((len(labels), len(CLASS_NAMES)), np.log((1 - p) / (len(CLASS_NAMES) - 1)))
+    for r, name in enumerate(labels):
+        lp[r, class_index(name)] = np.log(p)
+    return lp
+
+
+class FakeClassifier:
+    def __init__(self, log_probs: np.ndarray, on_call=None):
+        self._log_probs = log_probs
+        self.polygons_seen: list[np.ndarray] = []
+        self._on_call = on_call
+
+    def classify_cell(self, image, polygons):
+        self.polygons_seen = list(polygons)
+        if self._on_call:
+            self._on_call()
+        return self._log_probs
+
+
+@pytest.fixture
+def fake_segmentation(monkeypatch):
+    def install(segments):
+        monkeypatch.setattr(pipeline_module, "segment_metaphase",
+                            lambda image, *, params=None, progress=None, cancel=None: segments)
+    return install
+
+
+def test_pipeline_names_singles_and_leaves_clusters_unnamed(fake_segmentation):
+    segments = _segments(3, cluster_at=1)
+    fake_segmentation(segments)
+    classifier = FakeClassifier(_confident_log_probs(["1", "X", "Y"]))
+    pipe = ClassicPipeline(classifier)
+    cell = pipe.predict_cell(np.zeros((30, 50), np.uint8))
+    assert len(classifier.polygons_seen) == 3  # the cluster is not classified
+    assert all(np.array_equal(p, s.polygon) for p, s in zip(classifier.polygons_seen, [segments[0], *segments[2:]]))
+    by_id = {inst.id: inst for inst in cell.instances}
+    assert [by_id[i].label for i in (1, 2, 3, 4)] == ["1", None, "X", "Y"]
+    cluster = by_id[2]
+    assert cluster.score is None and cluster.attributes["cluster"] is True and "top3" not in cluster.attributes
+    for inst in cell.instances:
+        assert inst.source == "default-cpu"
+        assert inst.attributes["rotated_box"] == segments[inst.id - 1].attributes["rotated_box"]
+    named = by_id[1]
+    assert 0.5 < named.score <= 1.0
+    assert named.attributes["top3"][0] == ["1", pytest.approx(0.9, abs=1e-3)]
+    assert len(named.attributes["top3"]) == 3
+    assert cell.sex_hypothesis == "XY"
+    assert cell.karyotype.startswith("3,XY,")  # the cluster is not counted
+    assert pipe.predict(np.zeros((30, 50), np.uint8)) == cell.instances
+
+
+def test_joint_assignment_beats_independent_argmax(fake_segmentation):
+    # Three instances prefer "1"; the third is nearly as likely a "2": the cell gets 1, 1, 2.
+    lp = _confident_log_probs(["1", "1", "1"], p=0.6)
+    lp[2, class_index("2")] = np.log(0.35)
+    fake_segmentation(_segments(3))
+    labels = [inst.label for inst in ClassicPipeline(FakeClassifier(lp)).predict(np.zeros((5, 5), np.uint8))]
+    assert sorted(labels) == ["1", "1", "2"]
+
+
+def test_progress_rises_to_done_and_cancel_stops_between_stages(fake_segmentation):
+    fake_segmentation(_segments(2))
+    ticks = []
+    ClassicPipeline(FakeClassifier(_confident_log_probs(["1", "2"]))).predict(
+        np.zeros((5, 5), np.uint8), progress=lambda d, t, m="": ticks.append((d, t, m)))
+    done = [d for d, _, _ in ticks]
+    assert done == sorted(done) and ticks[-1][:2] == (100, 100)
+
+    token = CancelToken()
+    pipe = ClassicPipeline(FakeClassifier(_confident_log_probs(["1", "2"]), on_call=token.cancel))
+    with pytest.raises(Cancelled):
+        pipe.predict(np.zeros((5, 5), np.uint8), cancel=token)
+    token = CancelToken()
+    token.cancel()
+    classifier = FakeClassifier(_confident_log_probs(["1", "2"]))
+    with pytest.raises(Cancelled):
+        ClassicPipeline(classifier).predict(np.zeros((5, 5), np.uint8), cancel=token)
+    assert classifier.polygons_seen == []
+
+
+def test_postprocess_checks_row_counts():
+    segments = _segments(2)
+    lp = _confident_log_probs(["1", "2", "3"])
+    with pytest.raises(ValueError, match="2 single chromosomes but 3"):
+        postprocess(segments, lp, assign_karyotype(lp), source="x")
+
+
+def test_top_classes_are_sorted_probabilities():
+    row = np.log(np.array([0.1, 0.6, 0.3] + [0.0] * 21) + 1e-12)
+    assert top_classes(row) == [["2", 0.6], ["3", 0.3], ["1", 0.1]]
+
+
+def test_thread_count_follows_request():
+    before = torch.get_num_threads()
+    try:
+        assert configure_cpu_threads(1) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_model(tmp_path, monkeypatch) -> Path:
+    """A randomly initialised classifier installed as model "tiny" in a private model folder."""
+    monkeypatch.setenv("KARYOSTUDIO_MODELS", str(tmp_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))  # keep the test's thread count
+    monkeypatch.setattr(manifest_module, "REPO_MODELS_DIR", tmp_path / "none")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tiny.pt", CropNet(NetConfig(widths=(4, 8, 8, 8), hidden=16)))
+    write_manifest(manifest_for_weights(tmp_path / "tiny.pt", "tiny", "classic", description="random weights"),
+                   tmp_path / "tiny.manifest.json")
+    return tmp_path
+
+
+def test_end_to_end_with_a_tiny_classifier(tiny_model):
+    image = np.full((120, 160), 230, np.uint8)
+    image[20:80, 20:30] = 40
+    image[20:60, 60:68] = 60
+    image[90:100, 40:100] = 50
+    predictor = registry.load_predictor("tiny")
+    assert isinstance(predictor, ClassicPipeline) and predictor.description == "random weights"
+    instances = predictor.predict(image)
+    assert len(instances) == 3
+    assert all(inst.label in CLASS_NAMES and 0 <= inst.score <= 1 and inst.source == "tiny" for inst in instances)
+    assert len({inst.label for inst in instances}) >= 2  # at most two copies per class unless strongly supported
+
+
+def test_bad_settings_or_checkpoint_in_manifest(tiny_model):
+    m = manifest_module.read_manifest(tiny_model / "tiny.manifest.json")
+    m.extra["segment_params"] = {"no_such_setting": 1}
+    with pytest.raises(ManifestError, match="no_such_setting"):
+        from_manifest(m)
+    (tiny_model / "junk.pt").write_bytes(b"junk")
+    junk = write_manifest(manifest_for_weights(tiny_model / "junk.pt", "junk", "classic"),
+                          tiny_model / "junk.manifest.json")
+    with pytest.raises(ManifestError, match="junk"):
+        from_manifest(junk)
+
+
+@pytest.mark.slow
+def test_real_default_model_on_a_taichung_cell(taichung_dir):
+    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
+    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
+        pytest.skip("default-cpu weights not installed in models/")
+    predictor = registry.load_predictor(manifest_path)
+    image_id = (taichung_dir / "normal.csv").read_text().splitlines()[1].split(",")[0]
+    cell = predictor.predict_cell(read_image(taichung_dir / "JEPG" / image_id))
+    assert 30 <= len(cell.instances) <= 60
+    assert sum(inst.label is not None for inst in cell.instances) >= 30
+    assert cell.sex_hypothesis in ("XX", "XY")

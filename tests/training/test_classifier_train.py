@@ -1,0 +1,155 @@
+"""Classifier training loop: learns a toy task, cancels, writes loadable checkpoints, end to end."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from karyostudio.core.classes import CLASS_NAMES, class_index
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig
+from karyostudio.models.classic.crops import NUM_FEATURES
+from karyostudio.training.classifier_data import CropDataset
+from karyostudio.training.classifier_train import (
+    ClassifierTrainConfig,
+    augment,
+    evaluate,
+    fit,
+    fit_temperature,
+    train_classifier,
+)
+from tests.training.test_classifier_data import toy_cells
+
+OUT = (32, 16)
+
+
+def toy_dataset(n: int, seed: int) -> CropDataset:
+    """Four classes told apart by the height of a centred bar (survives flips) and a feature."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    crops = np.zeros((n, *OUT), dtype=np.uint8)
+    for i, k in enumerate(labels):
+        half = 3 + 4 * k
+        crops[i, 16 - half:16 + half, 5:11] = 200
+    feats = rng.normal(scale=0.1, size=(n, NUM_FEATURES)).astype(np.float32)
+    feats[:, 0] += labels * 0.5
+    return CropDataset(crops, feats, labels.astype(np.int64), (np.arange(n) // 8).astype(np.int32),
+                       [str(c) for c in range(int(np.ceil(n / 8)))])
+
+
+def tiny_config(tmp_path, **changes) -> ClassifierTrainConfig:
+    base = dict(data_root=str(tmp_path / "data"), out_path=str(tmp_path / "clf.pt"),
+                cache_dir=str(tmp_path / "cache"), epochs=3, batch_size=16, lr=1e-2, out_size=OUT,
+                widths=(4, 8), hidden=16, dropout=0.0, max_minutes=None, workers=1, num_threads=1)
+    base.update(changes)
+    return ClassifierTrainConfig(**base)
+
+
+def tiny_net(config: ClassifierTrainConfig) -> CropNet:
+    torch.manual_seed(0)
+    return CropNet(NetConfig(out_size=config.out_size, widths=config.widths, hidden=config.hidden,
+                             dropout=config.dropout))
+
+
+class Recorder:
+    def __init__(self, cancel_after: int | None = None, token: CancelToken | None = None):
+        self.losses: list[float] = []
+        self.epochs: list[dict] = []
+        self.cancel_after, self.token = cancel_after, token
+
+    def on_batch_end(self, step: int, total: int, loss: float) -> None:
+        self.losses.append(loss)
+        if self.cancel_after is not None and step >= self.cancel_after:
+            self.token.cancel()
+
+    def on_epoch_end(self, epoch: int, metrics: dict) -> None:
+        self.epochs.append(metrics)
+
+
+def test_loss_falls_and_best_checkpoint_loads_with_weights_only(tmp_path):
+    config = tiny_config(tmp_path, epochs=4)
+    rec = Recorder()
+    state, best_epoch, best_acc, history = fit(tiny_net(config), toy_dataset(128, 0), toy_dataset(64, 1),
+                                               config, callbacks=[rec])
+    assert len(rec.losses) == 4 * 8 and len(history) == 4 == len(rec.epochs)
+    assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])
+    assert best_acc > 0.9 and history[best_epoch]["val_accuracy"] == best_acc
+    raw = torch.load(config.out_path, weights_only=True)
+    assert raw["config"]["widths"] == [4, 8]
+    clf = ChromosomeClassifier.load(config.out_path)
+    val = toy_dataset(64, 1)
+    lp = clf.log_probs(val.crops.astype(np.float32) / 255, val.features)
+    assert (lp.argmax(1) == val.labels).mean() == pytest.approx(best_acc, abs=0.05)
+
+
+def test_cancel_stops_between_batches(tmp_path):
+    config = tiny_config(tmp_path)
+    token = CancelToken()
+    rec = Recorder(cancel_after=3, token=token)
+    with pytest.raises(Cancelled):
+        fit(tiny_net(config), toy_dataset(128, 0), toy_dataset(32, 1), config, callbacks=[rec], cancel=token)
+    assert len(rec.losses) == 3 and rec.epochs == []
+
+
+def test_deadline_ends_training_early(tmp_path):
+    config = tiny_config(tmp_path, epochs=50)
+    _, _, _, history = fit(tiny_net(config), toy_dataset(64, 0), toy_dataset(16, 1), config,
+                           deadline=time.monotonic() + 0.5)
+    assert len(history) < 50
+
+
+def test_augment_keeps_shapes_range_and_background():
+    crops = torch.zeros(8, 1, *OUT)
+    crops[:, :, 8:24, 5:11] = 0.8
+    gen = torch.Generator().manual_seed(0)
+    out, feats = augment(crops, torch.zeros(8, NUM_FEATURES), gen, flip_prob=0.5)
+    assert out.shape == crops.shape and feats.shape == (8, NUM_FEATURES)
+    assert out.min() >= 0 and out.max() <= 1
+    assert out[:, :, :3].abs().max() == 0  # empty slide stays empty
+    assert not torch.equal(out, crops)
+
+
+def test_fit_temperature_softens_overconfident_predictions():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 24, 400)
+    logits = rng.normal(size=(400, 24))
+    right = rng.random(400) < 0.6  # 60% right, but always with a huge margin
+    logits[np.arange(400), np.where(right, labels, (labels + 1) % 24)] += 12
+    assert fit_temperature(logits, labels) > 2.0
+
+
+def test_evaluate_counts_fixes_made_by_joint_assignment():
+    names = [c for c in CLASS_NAMES[:22] for _ in range(2)] + ["X", "Y"]
+    labels = np.array([class_index(n) for n in names])
+    lp = np.log(np.full((46, 24), 0.01 / 23))
+    lp[np.arange(46), labels] = np.log(0.99)
+    lp[2, :] = np.log(0.02 / 22)  # a "2" read as "1"
+    lp[2, class_index("1")], lp[2, class_index("2")] = np.log(0.5), np.log(0.48)
+    data = CropDataset(np.zeros((46, 4, 2), np.uint8), np.zeros((46, NUM_FEATURES), np.float32), labels,
+                       np.zeros(46, np.int32), ["cell"])
+    m = evaluate(lp, data)
+    assert m["top1_independent"] == pytest.approx(45 / 46)
+    assert m["top1_joint"] == 1.0
+    assert m["per_class_independent"]["2"] == 0.5 and m["per_class_joint"]["2"] == 1.0
+    assert m["sex_hypothesis_accuracy"] == 1.0
+
+
+def test_train_classifier_end_to_end(tmp_path):
+    ids = [f"1000{c}" for c in range(1, 4)] + [f"1001{c}" for c in range(1, 4)]
+    toy_cells(tmp_path / "data", ids)
+    config = tiny_config(tmp_path, epochs=2, val_fraction=0.5)
+    rec = type("R", (), {"data": [], "on_data_progress": lambda self, d, t, m="": self.data.append(d)})()
+    result = train_classifier(config, callbacks=[rec])
+    assert rec.data[-1] == len(ids)
+    assert result.out_path.is_file() and len(result.history) == 2
+    data = result.metrics["data"]
+    assert data["train_images"] == 3 and data["val_images"] == 3 and data["val_crops"] == 12
+    val = result.metrics["validation"]
+    assert set(val["per_class_joint"]) == set(CLASS_NAMES)
+    assert 0.0 <= val["top1_joint"] <= 1.0
+    clf = ChromosomeClassifier.load(result.out_path)
+    assert clf.temperature == pytest.approx(result.metrics["temperature"])
+    assert clf.metrics["validation"]["crops"] == 12
