@@ -1,6 +1,6 @@
 """The one command-line entry point: ``karyostudio [COMMAND] ...``.
 
-Each command lives in its own module here with ``add_parser(subparsers)`` and ``run(args)``.
+Each command lives in its own module here with ``add_arguments(parser)`` and ``run(args)``.
 Modules are imported when their command runs so ``karyostudio --help`` stays fast and a
 command's heavy dependencies (torch, Qt) load only when needed.
 """

@@ -42,8 +42,7 @@ class _PhaseBars:
             self._bar = tqdm(total=total, desc=phase, unit="file", leave=False, file=sys.stderr)
             self._phase = phase
         self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
+        self._bar.update(done - self._bar.n)  # update() keeps tqdm's refresh-rate limit
 
     def close(self) -> None:
         if self._bar is not None:

@@ -47,8 +47,7 @@ def _bar(desc: str, unit: str) -> Iterator[ProgressCallback]:
     with tqdm(desc=desc, unit=unit, leave=False, file=sys.stderr, dynamic_ncols=True) as bar:
         def progress(done: int, total: int, message: str = "") -> None:
             bar.total = total
-            bar.n = done
-            bar.refresh()
+            bar.update(done - bar.n)  # update() redraws at most every mininterval
         yield progress
 
 

@@ -95,31 +95,32 @@ def rotated_boxes_from_polygons(polygons: Sequence[np.ndarray]) -> np.ndarray:
     return normalize_rotated_boxes([min_area_rect(p) for p in polygons])
 
 
+_NEXT = np.array([1, 2, 3, 0])  # index of each corner's successor along the boundary
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
-def _inside(points: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def _inside(points: np.ndarray, quad: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """(P x K) whether each of K points lies inside or on the P convex CCW quads (P x 4 x 2)."""
-    edge_start = quad[:, None, :, :]  # P x 1 x 4 x 2
-    edge_vec = (np.roll(quad, -1, axis=1) - quad)[:, None, :, :]
-    side = _cross(edge_vec, points[:, :, None, :] - edge_start)  # P x K x 4
+    rel = points[:, :, None, :] - quad[:, None, :, :]  # P x K x 4 x 2
+    side = _cross(edges[:, None, :, :], rel)
     return np.all(side >= -_EPS, axis=2)
 
 
-def _edge_crossings(qa: np.ndarray, qb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _edge_crossings(qa: np.ndarray, ea: np.ndarray, qb: np.ndarray, eb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Crossing points (P x 16 x 2) of the 4 edges of qa with the 4 edges of qb, and validity."""
-    a1 = qa[:, :, None, :]
-    r = (np.roll(qa, -1, axis=1) - qa)[:, :, None, :]
-    b1 = qb[:, None, :, :]
-    s = (np.roll(qb, -1, axis=1) - qb)[:, None, :, :]
+    r = ea[:, :, None, :]
+    s = eb[:, None, :, :]
+    d = qb[:, None, :, :] - qa[:, :, None, :]
     denom = _cross(r, s)  # P x 4 x 4
     parallel = np.abs(denom) <= _EPS
     safe = np.where(parallel, 1.0, denom)
-    t = _cross(b1 - a1, s) / safe
-    u = _cross(b1 - a1, r) / safe
+    t = _cross(d, s) / safe
+    u = _cross(d, r) / safe
     ok = ~parallel & (t >= -_EPS) & (t <= 1 + _EPS) & (u >= -_EPS) & (u <= 1 + _EPS)
-    pts = a1 + t[..., None] * r
+    pts = qa[:, :, None, :] + t[..., None] * r
     n = len(qa)
     return pts.reshape(n, 16, 2), ok.reshape(n, 16)
 
@@ -127,24 +128,26 @@ def _edge_crossings(qa: np.ndarray, qb: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _quad_intersection_area(qa: np.ndarray, qb: np.ndarray) -> np.ndarray:
     """Intersection area of paired convex CCW quads (P x 4 x 2 each)."""
     # Work in coordinates centred on and scaled by the pair so tolerances are relative.
-    both = np.concatenate([qa, qb], axis=1)
-    centre = both.mean(axis=1, keepdims=True)
-    scale = np.abs(both - centre).max(axis=(1, 2))[:, None, None]
-    scale = np.where(scale > 0, scale, 1.0)
-    qa = (qa - centre) / scale
-    qb = (qb - centre) / scale
-    crossings, crossing_ok = _edge_crossings(qa, qb)
+    centre = 0.5 * (qa.mean(axis=1) + qb.mean(axis=1))[:, None, :]
+    qa = qa - centre
+    qb = qb - centre
+    scale = np.maximum(np.abs(qa).max(axis=(1, 2)), np.abs(qb).max(axis=(1, 2)))
+    scale = np.where(scale > 0, scale, 1.0)[:, None, None]
+    qa = qa / scale
+    qb = qb / scale
+    ea, eb = qa[:, _NEXT] - qa, qb[:, _NEXT] - qb
+    crossings, crossing_ok = _edge_crossings(qa, ea, qb, eb)
     points = np.concatenate([qa, qb, crossings], axis=1)  # P x 24 x 2
-    valid = np.concatenate([_inside(qa, qb), _inside(qb, qa), crossing_ok], axis=1)
+    valid = np.concatenate([_inside(qa, qb, eb), _inside(qb, qa, ea), crossing_ok], axis=1)
     count = valid.sum(axis=1)
-    mean = (points * valid[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
+    mean = np.einsum("pk,pkd->pd", valid.astype(np.float64), points) / np.maximum(count, 1)[:, None]
     rel = points - mean[:, None, :]
     angle = np.where(valid, np.arctan2(rel[..., 1], rel[..., 0]), np.inf)
-    order = np.argsort(angle, axis=1, kind="stable")
-    ordered = np.take_along_axis(rel, order[..., None], axis=1)
-    valid_sorted = np.take_along_axis(valid, order, axis=1)
-    # Invalid slots repeat the first point: they add only zero-length edges to the ring.
-    ordered = np.where(valid_sorted[..., None], ordered, ordered[:, :1, :])
+    order = np.argsort(angle, axis=1)
+    rows = np.arange(len(rel))[:, None]
+    ordered = rel[rows, order]
+    # Invalid slots (sorted last) repeat the first point: they add only zero-length edges.
+    ordered = np.where(valid[rows, order][..., None], ordered, ordered[:, :1, :])
     area = 0.5 * np.abs(_cross(ordered, np.roll(ordered, -1, axis=1)).sum(axis=1))
     area = np.where(count >= 3, area, 0.0)
     return area * scale[:, 0, 0] ** 2

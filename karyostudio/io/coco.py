@@ -222,13 +222,18 @@ def _read_images(data: Any, path: Path) -> dict[int, ImageAnnotations]:
     return images
 
 
-def _find_image(json_path: Path, file_name: str, stored: Any) -> Path:
+def _find_image(json_path: Path, file_name: str, stored: Any) -> Path | None:
+    """The stored relative path, else the first existing candidate, else the file beside the JSON
+    (None when file_name is a bare key, which is how images without a known file are written)."""
     folder = json_path.parent
     if isinstance(stored, str) and stored:
         return Path(os.path.normpath(folder / stored))
     relative = Path(file_name.replace("\\", "/"))
     candidates = [folder / relative, folder / "images" / relative, folder.parent / "images" / relative]
-    return next((c for c in candidates if c.is_file()), candidates[0])
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None and image_key(file_name) != relative.name:
+        found = candidates[0]
+    return found
 
 
 def _read_categories(data: dict, path: Path) -> dict[int, str | None]:
@@ -271,10 +276,13 @@ def _polygon_of(entry: dict, ann: ImageAnnotations, where: str) -> tuple[np.ndar
         mask = decode_rle(segmentation)
         if ann.image_size is None:
             ann.image_size = (mask.shape[1], mask.shape[0])
-        parts = mask_to_polygons(mask)
-        if not parts:
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        if not len(rows):
             raise ValueError("the RLE mask is empty")
-        return _largest(parts, ann, where), False
+        # Trace only the mask's bounding box: full-image contour tracing per instance is slow.
+        r0, c0 = rows[0], cols[0]
+        parts = mask_to_polygons(mask[r0:rows[-1] + 1, c0:cols[-1] + 1])
+        return _largest([p + (c0, r0) for p in parts], ann, where), False
     if isinstance(segmentation, list) and segmentation:
         parts = []
         for flat in segmentation:

@@ -130,9 +130,7 @@ def _decode_pillow(data: bytes, source) -> np.ndarray:
         if im.format == "PNG" and _is_16bit_colour_png(data):
             return _decode_16bit_colour_png(data, source)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im.load()
+            im.load()
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageReadError(source, f"truncated or corrupt {im.format} data: {exc}") from exc
         return _pillow_to_gray(im, source)

@@ -4,10 +4,13 @@ Reading accepts both key styles seen in the wild: camelCase (imagePath, imageHei
 imageData; labelme 3-6) and snake_case (image_path, image_height, image_width, image_data; the
 AutoKary2022 files). Writing produces camelCase files that labelme itself loads.
 
-karyostudio data labelme has no field for is stored as extra keys of a shape, which labelme
+Instance fields labelme has no place for travel as extra keys of each shape, which labelme
 keeps (in ``other_data``) and writes back: "instance_id", "score", "source", "reviewed" and
-"attributes". An instance without a class is written with the label "unlabeled"; reading
-treats "unlabeled", "" and null as "no class yet" rather than as an unknown label.
+"attributes". In the other direction, labelme shape fields karyostudio does not use (a
+group_id, description or flags, unknown keys) are kept in Instance.attributes["labelme"] and
+written back. Rectangles are read as box-only instances (BOX_ONLY) and written as rectangles.
+An instance without a class is written with the label "unlabeled"; reading treats
+"unlabeled", "" and null as "no class yet" rather than as an unknown label.
 """
 
 from __future__ import annotations

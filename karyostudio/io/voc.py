@@ -39,15 +39,16 @@ def read_voc(xml_path: str | Path, *, image_dirs: Sequence[Path] = ()) -> ImageA
 
     The image is looked for in image_dirs, then beside the XML file, then in the image
     folders of a VOC tree (../JEPG, ../JPEGImages, ../images); image_path is the first
-    existing candidate, else the file beside the XML.
+    existing candidate, else the file beside the XML (None when <filename> is a bare key
+    without an image suffix, as write_voc writes it when no image is known).
     """
     xml_path = Path(xml_path)
     root = _parse_xml(xml_path)
     filename = _text(root, "filename")
     key = image_key(filename) if filename else xml_path.stem
     size = _read_size(root, xml_path)
-    ann = ImageAnnotations(key=key, image_path=_find_image(xml_path, filename or key, image_dirs),
-                           image_size=size)
+    image_path = _find_image(xml_path, filename, image_dirs) if filename else None
+    ann = ImageAnnotations(key=key, image_path=image_path, image_size=size)
     objects = root.findall("object")
     for index, obj in enumerate(objects):
         fields = _read_object(obj, f"object {index + 1} of {len(objects)}", xml_path, size, ann.skipped)
@@ -135,13 +136,16 @@ def _voc_label(name: str) -> str | None:
         return None
 
 
-def _find_image(xml_path: Path, filename: str, image_dirs: Sequence[Path]) -> Path:
+def _find_image(xml_path: Path, filename: str, image_dirs: Sequence[Path]) -> Path | None:
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     beside = xml_path.parent / name
     tree_root = xml_path.parent.parent
     candidates = [Path(d) / name for d in image_dirs]
     candidates += [beside] + [tree_root / folder / name for folder in IMAGE_FOLDER_NAMES]
-    return next((c for c in candidates if c.is_file()), beside)
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None and image_key(name) != name:  # a bare key names no file
+        found = beside
+    return found
 
 
 def voc_annotation_folder(root: Path) -> Path | None:

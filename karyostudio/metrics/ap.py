@@ -17,6 +17,8 @@ pycocotools' order of equal scores (by category id, then input order) is kept so
 resolve the same way; unlabelled instances come after all classes.
 
 The IoU itself is supplied by the caller (axis-aligned boxes, masks or rotated boxes).
+evaluate_annotations adds images in sorted-key order, which corresponds to COCO image ids
+assigned in that order (equal scores in different images then rank the same way).
 """
 
 from __future__ import annotations

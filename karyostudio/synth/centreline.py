@@ -12,7 +12,7 @@ import numpy as np
 # Share of straight / gently curved / sharply bent chromosomes among long ones. Short
 # chromosomes (length under ~3 widths) rarely bend visibly, so they are drawn straighter.
 BEND_MODES = ("straight", "curved", "bent")
-BEND_PROBABILITIES_LONG = (0.55, 0.33, 0.12)
+BEND_PROBABILITIES_LONG = (0.65, 0.27, 0.08)
 BEND_PROBABILITIES_SHORT = (0.85, 0.15, 0.0)
 # The tightest bend: radius of curvature = this factor x half width.
 MIN_RADIUS_FACTOR = 1.4

@@ -14,17 +14,19 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from karyostudio.geometry.polygons import polygon_to_mask
 from karyostudio.synth.centreline import integrate_centreline, random_curvature
 from karyostudio.synth.ideogram import ACROCENTRIC, Ideogram, darkness_profile
+from karyostudio.synth.raster import rasterise_polygon
 from karyostudio.synth.style import CellStyle
 
 # Shape of the cross-section: optical path through a rounded rod, flatter than a circle.
-_CROSS_EXPONENT = 3.0
+_CROSS_EXPONENT = 4.0
+# Relative strength of the grainy chromatin texture.
+_TEXTURE_AMPLITUDE = 0.12
 # Polygon vertex spacing along the sides (px) and the number of vertices per rounded end.
-_OUTLINE_STEP = 2.0
+_OUTLINE_STEP = 3.0
 _CAP_VERTICES = 7
 # Decimal places of polygon coordinates (the mask is rasterised from the rounded polygon).
 POLYGON_DECIMALS = 2
@@ -41,6 +43,7 @@ class ChromosomeSpec:
     groove: np.ndarray  # weight of the two-chromatid cross-section, 0..1
     kappa: np.ndarray  # centreline curvature, 1/px
     centromere_s: float
+    texture: np.ndarray  # chromatin graininess, rows along s (1 px), columns across (-1..1)
 
     @property
     def length(self) -> float:
@@ -48,9 +51,21 @@ class ChromosomeSpec:
 
 
 def _end_cap(s: np.ndarray, length: float, radius: float) -> np.ndarray:
-    """Width factor that rounds both ends into blunt superellipse caps."""
+    """Width factor that rounds both ends (a quarter ellipse of this radius along the axis)."""
     e = np.clip(np.minimum(s, length - s) / radius, 0.0, 1.0)
-    return (1.0 - (1.0 - e) ** 2.5) ** 0.4
+    return np.sqrt(1.0 - (1.0 - e) ** 2)
+
+
+def _smoothed_noise(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+    """Gaussian-filtered white noise rescaled to unit standard deviation."""
+    x = gaussian_filter1d(rng.normal(size=n), sigma, mode="nearest")
+    return x / max(float(x.std()), 1e-9)
+
+
+def _band_contrast(dark: np.ndarray) -> np.ndarray:
+    """Steepen the smoothed band profile: G-bands look like blocks with soft edges, not ripples."""
+    x = np.clip((dark - 0.06) / 0.7, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
 
 
 def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogram, *, length: float,
@@ -62,16 +77,16 @@ def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogra
     positions_bp = s / length * ideogram.length_bp
     centromere_s = ideogram.centromere_fraction * length
 
-    factor = 1.0 + 0.04 * gaussian_filter1d(rng.normal(size=n), max(1.0, width / 2), mode="nearest") * np.sqrt(width)
+    factor = 1.0 + 0.04 * _smoothed_noise(rng, n, max(1.0, width / 2)) + 0.025 * _smoothed_noise(rng, n, 1.5)
     factor *= 1.0 - rng.uniform(0.12, 0.28) * np.exp(-0.5 * ((s - centromere_s) / (0.3 * width)) ** 2)
     if label in ACROCENTRIC:
         thin = ideogram.stain_mask("stalk", positions_bp).astype(np.float64)
         factor *= 1.0 - 0.45 * gaussian_filter1d(thin, max(1.0, width / 8), mode="nearest")
-    half_width = hw0 * factor * _end_cap(s, length, 0.8 * hw0)
+    half_width = hw0 * factor * _end_cap(s, length, min(hw0, length / 2))
 
     gvar = float(np.clip(style.gvar_darkness + rng.normal(0, 0.1), 0.1, 1.0))
-    dark = darkness_profile(ideogram, n, blur_mb=style.blur_mb, gvar_darkness=gvar)
-    jitter = 1.0 + 0.08 * gaussian_filter1d(rng.normal(size=n), 2.0, mode="nearest") * 2.0
+    dark = _band_contrast(darkness_profile(ideogram, n, blur_mb=style.blur_mb, gvar_darkness=gvar))
+    jitter = 1.0 + 0.07 * _smoothed_noise(rng, n, 2.0)
     density = (style.od_light + (style.od_dark - style.od_light) * dark) * jitter * rng.uniform(0.9, 1.1)
 
     ends = np.exp(-np.minimum(s, length - s) / (0.9 * width))
@@ -79,13 +94,10 @@ def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogra
     groove *= 1.0 - np.exp(-0.5 * ((s - centromere_s) / (0.5 * width)) ** 2)
 
     kappa = random_curvature(rng, s, half_width=hw0, centromere_s=centromere_s, bend_scale=style.bend_scale)
+    texture = gaussian_filter(rng.normal(size=(n, max(3, int(np.ceil(width))))), 1.0)
+    texture *= _TEXTURE_AMPLITUDE / max(float(texture.std()), 1e-9)
     return ChromosomeSpec(label=label, s=s, half_width=half_width, density=density, groove=groove,
-                          kappa=kappa, centromere_s=centromere_s)
-
-
-def straightened(spec: ChromosomeSpec) -> ChromosomeSpec:
-    """The same chromosome without bends (used when a bend would make the outline fold)."""
-    return replace(spec, kappa=np.zeros_like(spec.kappa))
+                          kappa=kappa, centromere_s=centromere_s, texture=texture.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ class Rendering:
     x0: int
     y0: int
     od: np.ndarray  # float32 optical density, patch-sized
-    mask: np.ndarray  # bool, pixels whose centre lies inside the polygon
+    mask: np.ndarray  # bool; from the analytic shape until exact() rasterises the polygon
     s_map: np.ndarray  # float32 arc length of each patch pixel's nearest axis point
     polygon: np.ndarray  # outline, N x 2 (x, y)
     centreline: np.ndarray  # K x 2, p end first, at the spec's arc lengths
@@ -110,10 +122,15 @@ class Rendering:
         return replace(self, x0=self.x0 + int(dx), y0=self.y0 + int(dy),
                        polygon=np.round(self.polygon + shift, POLYGON_DECIMALS), centreline=self.centreline + shift)
 
-    def final_mask(self) -> np.ndarray:
-        """The mask rasterised from the (rounded) polygon at the current position."""
+    def exact(self) -> "Rendering":
+        """This rendering with its mask rasterised from the polygon (pixel centres inside).
+
+        Drawing starts with the analytic shape (|t| < half width), which differs from the
+        polygon's raster only in a few edge pixels; that is good enough to try positions,
+        and the final position gets the exact mask that matches the written polygon.
+        """
         origin = np.array([self.x0, self.y0], dtype=np.float64)
-        return polygon_to_mask(self.polygon - origin, self.mask.shape)
+        return replace(self, mask=rasterise_polygon(self.polygon - origin, self.mask.shape))
 
 
 def pose(spec: ChromosomeSpec, heading: float) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +141,7 @@ def pose(spec: ChromosomeSpec, heading: float) -> tuple[np.ndarray, np.ndarray]:
 def outline_polygon(spec: ChromosomeSpec, points: np.ndarray, tangents: np.ndarray) -> np.ndarray:
     """Outline: both sides at +-half width along the normals, denser around the rounded ends."""
     length = spec.length
-    cap = min(0.8 * float(spec.half_width.max()), length / 2)
+    cap = min(float(spec.half_width.max()), length / 2)
     ramp = cap * (1 - np.cos(np.linspace(0, np.pi / 2, _CAP_VERTICES)))
     middle = np.linspace(cap, length - cap, max(2, int(np.ceil((length - 2 * cap) / _OUTLINE_STEP)) + 1))[1:-1]
     s_out = np.unique(np.concatenate([ramp, middle, length - ramp[::-1]]))
@@ -163,15 +180,16 @@ def render_chromosome(spec: ChromosomeSpec, heading: float, origin: tuple[float,
     s = spec.s[k] + dx * tangents[k, 0] + dy * tangents[k, 1]
     t = dy * tangents[k, 0] - dx * tangents[k, 1]
     hw = np.interp(s, spec.s, spec.half_width, left=0.0, right=0.0)
-    u = np.abs(t) / np.maximum(hw, 1e-6)
+    signed_u = t / np.maximum(hw, 1e-6)
+    u = np.abs(signed_u)
     inside = u < 1.0
     solid = np.sqrt(np.clip(1.0 - u ** _CROSS_EXPONENT, 0.0, 1.0))
     lobes = np.sqrt(np.clip(1.0 - ((u - 0.5) / 0.5) ** 2, 0.0, 1.0))  # two sister chromatids side by side
     g = np.interp(s, spec.s, spec.groove)
-    od = np.interp(s, spec.s, spec.density) * ((1.0 - g) * solid + g * lobes)
+    rows, cols = spec.texture.shape
+    grain = spec.texture[np.clip(np.rint(s * (rows - 1) / spec.length), 0, rows - 1).astype(np.intp),
+                         np.clip(np.rint((signed_u + 1) * 0.5 * (cols - 1)), 0, cols - 1).astype(np.intp)]
+    od = np.interp(s, spec.s, spec.density) * ((1.0 - g) * solid + g * lobes) * (1.0 + grain)
     od = np.where(inside, od, 0.0).astype(np.float32)
-
-    polygon = outline_polygon(spec, points, tangents)
-    mask = polygon_to_mask(polygon - np.array([x0, y0], dtype=np.float64), shape)
-    return Rendering(x0=x0, y0=y0, od=od, mask=mask, s_map=s.astype(np.float32), polygon=polygon,
-                     centreline=points)
+    return Rendering(x0=x0, y0=y0, od=od, mask=inside, s_map=s.astype(np.float32),
+                     polygon=outline_polygon(spec, points, tangents), centreline=points)

@@ -42,15 +42,15 @@ def nucleus_patch(rng: np.random.Generator, radius: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     u, v = (c * xx + s * yy), (-s * xx + c * yy) / aspect
     phi = np.arctan2(v, u)
-    wobble = 1.0 + sum(rng.normal(0, 0.035) * np.cos(k * phi + rng.uniform(0, 2 * np.pi)) for k in (2, 3, 4, 5))
+    wobble = 1.0 + sum(rng.normal(0, 0.025) * np.cos(k * phi + rng.uniform(0, 2 * np.pi)) for k in (2, 3))
     rho = np.hypot(u, v) / (radius * wobble)
     edge = 2.5 / radius
     body = np.clip((1.0 - rho) / edge + 0.5, 0.0, 1.0)
     body = body * body * (3 - 2 * body)  # smoothstep: a soft but definite rim
     shape = body.shape
-    texture = (1.0 + 0.10 * smooth_noise(rng, shape, radius / 3) + 0.09 * smooth_noise(rng, shape, 3.0)
-               + 0.06 * rng.standard_normal(shape, dtype=np.float32))
-    return (rng.uniform(0.45, 1.1) * body * texture).astype(np.float32)
+    texture = (1.0 + 0.12 * smooth_noise(rng, shape, radius / 3) + 0.14 * smooth_noise(rng, shape, 2.5)
+               + 0.08 * rng.standard_normal(shape, dtype=np.float32))
+    return (rng.uniform(0.5, 1.2) * body * texture).astype(np.float32)
 
 
 def add_nuclei(rng: np.random.Generator, od: np.ndarray, occupied: np.ndarray, spread: Spread, count: int,
@@ -113,5 +113,5 @@ def add_haze(rng: np.random.Generator, od: np.ndarray, spread: Spread) -> None:
     yy, xx = np.mgrid[0:h:step, 0:w:step].astype(np.float32)
     r = spread.radii.max() * rng.uniform(0.9, 1.4)
     cloud = np.exp(-((xx - spread.centre[0]) ** 2 + (yy - spread.centre[1]) ** 2) / (2 * r * r))
-    cloud *= np.clip(1.0 + 0.6 * smooth_noise(rng, cloud.shape, max(4.0, r / step / 3)), 0.0, None)
+    cloud *= np.clip(1.0 + 0.3 * smooth_noise(rng, cloud.shape, max(4.0, r / step / 2)), 0.0, None)
     od += rng.uniform(0.01, 0.07) * cv2.resize(cloud, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -109,7 +109,7 @@ def _place_free(rng: np.random.Generator, spec: ChromosomeSpec, occ: Occupancy, 
             break
     else:  # crowded beyond repair (tiny images): accept an overlap, measured later like any other
         candidate = _centred_at(base, np.clip(spread.sample(rng), base.shape[::-1], size - base.shape[::-1]))
-    return Placed(spec, heading, candidate, group)
+    return Placed(spec, heading, candidate.exact(), group)
 
 
 def _render_with_anchor(spec: ChromosomeSpec, s_anchor: float, heading_at_anchor: float,
@@ -150,7 +150,7 @@ def _join(rng: np.random.Generator, a: Placed, spec: ChromosomeSpec, kind: str) 
     away = np.array([np.cos(ha + sign * np.pi / 2), np.sin(ha + sign * np.pi / 2)])
     start = pa + away * (hw_a + hw_b + 3 * (hw_a + hw_b))
     base, heading = _render_with_anchor(spec, rng.uniform(0.3, 0.7) * lb, ha + relative, start)
-    return _slide_to_contact(base, a.rendering, -away), heading
+    return _slide_to_contact(base.exact(), a.rendering, -away), heading
 
 
 def _overlap(a: Rendering, b: Rendering, dilate: int = 0) -> int:
@@ -168,7 +168,10 @@ def _overlap(a: Rendering, b: Rendering, dilate: int = 0) -> int:
 
 
 def _slide_to_contact(moving: Rendering, fixed: Rendering, direction: np.ndarray) -> Rendering:
-    """Move `moving` along direction in 1-px steps; return the last position touching but not overlapping."""
+    """Move `moving` along direction in 1-px steps; return the last position touching but not overlapping.
+
+    Both masks must be exact (polygon rasters): whole-pixel moves keep them exact.
+    """
     last_free = moving
     for step in range(1, 400):
         d = np.round(direction * step).astype(int)
@@ -217,7 +220,7 @@ def place_chromosomes(rng: np.random.Generator, specs: list[ChromosomeSpec], *, 
                 kind = str(rng.choice(JOIN_KINDS, p=JOIN_PROBABILITIES))
                 rendering, heading = _join(rng, partner, specs[idx], kind)
                 if occ.fits(rendering, group):
-                    p = Placed(specs[idx], heading, rendering, group)
+                    p = Placed(specs[idx], heading, rendering if kind == "touch" else rendering.exact(), group)
                     occ.add(rendering, group)
                     placed[idx] = p
                     joined.append(p)

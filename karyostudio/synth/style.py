@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # Real metaphases: chromosome 1 length and chromosome width (px) at the microscope's scale.
-REAL_CHR1_LENGTH = 150.0
-REAL_WIDTH = 20.0
+REAL_CHR1_LENGTH = 160.0
+REAL_WIDTH = 25.0
 # Images at least this large are drawn at the real scale; smaller ones are scaled down with it.
 REAL_SCALE_MIN_SIZE = 800
 
@@ -35,6 +35,8 @@ class CellStyle:
     background: float  # grey level of the empty, evenly lit background (above 255 saturates)
     illumination: float  # relative amplitude of uneven illumination
     optical_blur: float  # Gaussian sigma (px) of the microscope blur
+    sharpen: float  # unsharp-mask amount applied after the blur (0: none)
+    sharpen_sigma: float  # px
     read_noise: float  # grey levels
     shot_gain: float  # variance per grey level of signal (shot noise)
     jpeg_quality: int | None  # re-encode as JPEG at this quality (the real data is JPEG), or not
@@ -54,24 +56,26 @@ def draw_cell_style(rng: np.random.Generator, *, size: int, chr1_length: float |
     scale = base_scale(size)
     if chr1_length is None:
         chr1_length = REAL_CHR1_LENGTH * scale * float(np.clip(rng.normal(1.0, 0.13), 0.7, 1.35))
-    # More condensed (shorter) chromosomes are a little thicker.
-    width = REAL_WIDTH * scale * (chr1_length / (REAL_CHR1_LENGTH * scale)) ** 0.4 * rng.uniform(0.9, 1.1)
+    # More condensed (shorter) chromosomes are thicker.
+    width = REAL_WIDTH * scale * (chr1_length / (REAL_CHR1_LENGTH * scale)) ** -0.35 * rng.uniform(0.9, 1.1)
     od_light = rng.uniform(0.25, 0.5)
     return CellStyle(
         chr1_length=float(chr1_length),
         width=float(width),
-        blur_mb=rng.uniform(1.6, 3.2),
+        blur_mb=rng.uniform(2.4, 4.0),
         od_light=od_light,
-        od_dark=od_light + rng.uniform(0.7, 1.15),
+        od_dark=od_light + rng.uniform(0.8, 1.4),
         gvar_darkness=rng.uniform(0.35, 0.9),
-        groove=rng.uniform(0.15, 0.45),
-        bend_scale=rng.uniform(0.6, 1.3),
-        fill=rng.uniform(0.17, 0.32),
+        groove=rng.uniform(0.3, 0.65),
+        bend_scale=rng.uniform(0.4, 1.1),
+        fill=rng.uniform(0.2, 0.38),
         gap=int(rng.integers(1, 5)),
         clusters_mean=float(clusters_mean) if clusters_mean is not None else rng.uniform(1.0, 5.0),
-        background=rng.uniform(222, 268),
-        illumination=rng.uniform(0.01, 0.06),
-        optical_blur=rng.uniform(0.6, 1.3) * max(scale, 0.5),
+        background=rng.uniform(228, 272),
+        illumination=rng.uniform(0.01, 0.04),
+        optical_blur=rng.uniform(0.7, 1.8) * max(scale, 0.5),
+        sharpen=rng.uniform(0.3, 1.5) if rng.random() < 0.6 else 0.0,
+        sharpen_sigma=rng.uniform(1.5, 3.0) * max(scale, 0.5),
         read_noise=rng.uniform(0.8, 2.5),
         shot_gain=rng.uniform(0.01, 0.05),
         jpeg_quality=int(rng.integers(70, 96)) if rng.random() < jpeg_probability else None,

@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
 from karyostudio.core.progress import CancelToken, check
 from karyostudio.models.classic.assign import AssignConfig, assign_karyotype
-from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig, save_checkpoint
+from karyostudio.models.classic.classifier import (
+    CropNet,
+    NetConfig,
+    calibrated_log_probs,
+    end_logits,
+    save_checkpoint,
+)
 from karyostudio.training.classifier_data import CropDataset, list_image_ids, load_or_build, split_by_patient
 
 
@@ -118,13 +124,20 @@ def _batch(data: CropDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tens
 
 
 @torch.no_grad()
-def predict_log_probs(net: CropNet, data: CropDataset, *, temperature: float = 1.0,
-                      batch_size: int = 512) -> np.ndarray:
-    """(N, 24) log-probabilities of a dataset, both ends read (as at inference)."""
-    clf = ChromosomeClassifier(net, temperature=temperature)
-    out = [clf.log_probs(data.crops[s:s + batch_size].astype(np.float32) / 255.0,
-                         data.features[s:s + batch_size]) for s in range(0, len(data), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+def predict_logits(net: CropNet, data: CropDataset, *, batch_size: int = 512) -> torch.Tensor:
+    """Logits (2, N, 24) of a dataset read both ways up (as at inference)."""
+    was_training = net.training
+    net.eval()
+    out = []
+    for s in range(0, len(data), batch_size):
+        crops, feats, _ = _batch(data, np.arange(s, min(s + batch_size, len(data))))
+        out.append(end_logits(net, crops, feats))
+    net.train(was_training)
+    return torch.cat(out, dim=1) if out else torch.zeros(2, 0, NUM_CLASSES)
+
+
+def log_probs_of(logits: torch.Tensor, temperature: float = 1.0) -> np.ndarray:
+    return calibrated_log_probs(logits, temperature).numpy().astype(np.float64)
 
 
 def _lr_factor(progress: float, warmup: float = 0.03) -> float:
@@ -145,6 +158,7 @@ def fit(net: CropNet, train: CropDataset, val: CropDataset, config: ClassifierTr
         raise ValueError("no training crops")
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    net.to(memory_format=torch.channels_last)  # faster convolutions on CPU
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -177,7 +191,7 @@ def fit(net: CropNet, train: CropDataset, val: CropDataset, config: ClassifierTr
         metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                    "steps": step, "minutes": (time.monotonic() - start) / 60}
         if len(val):
-            lp = predict_log_probs(net, val)
+            lp = log_probs_of(predict_logits(net, val))
             metrics["val_accuracy"] = float((lp.argmax(1) == val.labels).mean())
             metrics["val_loss"] = float(-lp[np.arange(len(val)), val.labels].mean())
         acc = metrics.get("val_accuracy", -metrics["train_loss"])
@@ -191,14 +205,19 @@ def fit(net: CropNet, train: CropDataset, val: CropDataset, config: ClassifierTr
     return best_state, best_epoch, best_acc, history
 
 
-def fit_temperature(log_probs: np.ndarray, labels: np.ndarray) -> float:
-    """Softmax temperature minimising validation NLL (log-space grid search)."""
+def fit_temperature(logits: torch.Tensor | np.ndarray, labels: np.ndarray) -> float:
+    """Softmax temperature minimising validation NLL (log-space grid search).
+
+    ``logits`` is (N, classes) or (reads, N, classes) as from :func:`predict_logits`.
+    """
     if len(labels) == 0:
         return 1.0
-    lp = torch.from_numpy(np.asarray(log_probs, dtype=np.float64))
-    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    if logits.ndim == 2:
+        logits = logits[None]
+    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
     temps = np.exp(np.linspace(np.log(0.3), np.log(5.0), 61))
-    nll = [float(F.cross_entropy(lp / t, y)) for t in temps]
+    nll = [float(F.nll_loss(calibrated_log_probs(logits, t), y)) for t in temps]
     return float(temps[int(np.argmin(nll))])
 
 
@@ -208,6 +227,7 @@ def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConf
     independent = log_probs.argmax(1)
     joint = np.empty_like(independent)
     confidence = np.empty(len(labels))
+    row_probability = np.empty(len(labels))
     sex_right = []
     for c in range(len(data.image_ids)):
         rows = np.flatnonzero(data.cell == c)
@@ -216,6 +236,7 @@ def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConf
         result = assign_karyotype(log_probs[rows], config=assign_config)
         joint[rows] = [CLASS_NAMES.index(lb) for lb in result.labels]
         confidence[rows] = result.confidence
+        row_probability[rows] = result.row_probability
         true_sex = "XY" if (labels[rows] == CLASS_NAMES.index("Y")).any() else "XX"
         sex_right.append(result.sex_hypothesis == true_sex)
     per_class = {name: float((joint[labels == k] == k).mean()) if (labels == k).any() else float("nan")
@@ -232,7 +253,33 @@ def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConf
         "per_class_joint": per_class,
         "sex_hypothesis_accuracy": float(np.mean(sex_right)) if sex_right else float("nan"),
         "mean_confidence_joint": float(confidence.mean()) if len(labels) else float("nan"),
+        "ece_confidence_joint": expected_calibration_error(confidence, right),
+        "ece_row_probability_joint": expected_calibration_error(row_probability, right),
     }
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    if len(confidence) == 0:
+        return float("nan")
+    which = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
+    err = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            err += sel.sum() * abs(float(correct[sel].mean()) - float(confidence[sel].mean()))
+    return float(err / len(confidence))
+
+
+def _final_phase_seconds(net: CropNet, val: CropDataset) -> float:
+    """Time to keep after the last batch: the last validation, calibration and evaluation."""
+    if len(val) == 0:
+        return 5.0
+    sample = val.select_cells(val.image_ids[:8])
+    t = time.monotonic()
+    predict_logits(net, sample)
+    per_crop = (time.monotonic() - t) / max(len(sample), 1)
+    return 2.0 * per_crop * len(val) + 0.05 * len(val.image_ids) + 10.0
 
 
 def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | None = None,
@@ -255,13 +302,12 @@ def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | N
     train, val = data.select_cells(train_ids), data.select_cells(val_ids)
     net = CropNet(NetConfig(out_size=tuple(config.out_size), widths=tuple(config.widths),
                             hidden=config.hidden, dropout=config.dropout))
-    # Leave a little time for calibration and the final evaluation.
-    fit_deadline = None if deadline is None else deadline - min(120.0, 0.05 * (deadline - start))
+    fit_deadline = None if deadline is None else deadline - _final_phase_seconds(net, val)
     best_state, best_epoch, best_acc, history = fit(net, train, val, config, callbacks=callbacks,
                                                     cancel=cancel, deadline=fit_deadline)
     net.load_state_dict(best_state)
-    val_lp = predict_log_probs(net, val)
-    temperature = fit_temperature(val_lp, val.labels)
+    val_logits = predict_logits(net, val)
+    temperature = fit_temperature(val_logits, val.labels)
     metrics: dict[str, Any] = {
         "data": {"root": str(config.data_root), "images": len(ids), "train_images": len(train_ids),
                  "val_images": len(val_ids), "train_crops": len(train), "val_crops": len(val),
@@ -272,7 +318,7 @@ def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | N
         "temperature": temperature,
     }
     if len(val):
-        metrics["validation"] = evaluate(predict_log_probs(net, val, temperature=temperature), val)
+        metrics["validation"] = evaluate(log_probs_of(val_logits, temperature), val)
     metrics["train_minutes"] = (time.monotonic() - start) / 60
     save_checkpoint(config.out_path, net, temperature=temperature, metrics=metrics)
     return TrainResult(out_path=Path(config.out_path), best_epoch=best_epoch, best_val_accuracy=best_acc,

@@ -118,3 +118,12 @@ def test_classify_cell_gives_uniform_rows_for_unusable_outlines():
     assert lp.shape == (2, 24)
     np.testing.assert_allclose(lp[1], -np.log(24), atol=1e-6)
     assert not np.allclose(lp[0], lp[1])
+
+
+def test_numpy_metrics_are_stored_as_plain_values(tmp_path):
+    clf = tiny_classifier()
+    clf.metrics = {"top1": np.float64(0.5), "per_class": {"1": np.float32(0.25)}, "n": np.int64(3), "h": [np.int32(1)]}
+    clf.save(tmp_path / "clf.pt")
+    loaded = ChromosomeClassifier.load(tmp_path / "clf.pt")
+    assert loaded.metrics == {"top1": 0.5, "per_class": {"1": 0.25}, "n": 3, "h": [1]}
+    assert type(loaded.metrics["n"]) is int

@@ -70,11 +70,11 @@ class Recorder:
 
 
 def test_loss_falls_and_best_checkpoint_loads_with_weights_only(tmp_path):
-    config = tiny_config(tmp_path, epochs=4)
+    config = tiny_config(tmp_path, epochs=6)
     rec = Recorder()
     state, best_epoch, best_acc, history = fit(tiny_net(config), toy_dataset(128, 0), toy_dataset(64, 1),
                                                config, callbacks=[rec])
-    assert len(rec.losses) == 4 * 8 and len(history) == 4 == len(rec.epochs)
+    assert len(rec.losses) == 6 * 8 and len(history) == 6 == len(rec.epochs)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])
     assert best_acc > 0.9 and history[best_epoch]["val_accuracy"] == best_acc
     raw = torch.load(config.out_path, weights_only=True)
@@ -153,3 +153,13 @@ def test_train_classifier_end_to_end(tmp_path):
     clf = ChromosomeClassifier.load(result.out_path)
     assert clf.temperature == pytest.approx(result.metrics["temperature"])
     assert clf.metrics["validation"]["crops"] == 12
+
+
+def test_expected_calibration_error():
+    from karyostudio.training.classifier_train import expected_calibration_error
+
+    conf = np.array([0.95] * 100 + [0.55] * 100)
+    calibrated = np.array([True] * 95 + [False] * 5 + [True] * 55 + [False] * 45)
+    assert expected_calibration_error(conf, calibrated) == pytest.approx(0.0, abs=1e-9)
+    overconfident = np.array([True] * 50 + [False] * 50 + [True] * 55 + [False] * 45)
+    assert expected_calibration_error(conf, overconfident) == pytest.approx(0.5 * 0.45, abs=1e-9)

@@ -13,7 +13,7 @@ reads without trusting pickled code.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -93,6 +93,20 @@ class CropNet(nn.Module):
         return self.head(torch.cat([x, self.feature_norm(features)], dim=1))
 
 
+def end_logits(net: CropNet, crops: torch.Tensor, features: torch.Tensor, *, both_ends: bool = True) -> torch.Tensor:
+    """Logits (E, N, classes): E = 2 reads (as given and upside down) with ``both_ends``, else 1."""
+    reads = [net(crops, features)]
+    if both_ends:
+        reads.append(net(torch.flip(crops, dims=(2, 3)), features))
+    return torch.stack(reads)
+
+
+def calibrated_log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Log of the mean over reads (first axis) of the tempered softmax."""
+    probs = torch.softmax(logits / temperature, dim=-1).mean(dim=0)
+    return torch.log(probs.clamp_min(1e-12))
+
+
 class ChromosomeClassifier:
     """A trained CropNet ready for inference (eval mode, calibrated by a temperature)."""
 
@@ -123,11 +137,7 @@ class ChromosomeClassifier:
             return np.zeros((0, self.config.num_classes), dtype=np.float32)
         x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
         f = torch.from_numpy(feats).to(self.device)
-        probs = torch.softmax(self.net(x, f) / self.temperature, dim=1)
-        if both_ends:
-            flipped = torch.flip(x, dims=(2, 3))
-            probs = 0.5 * (probs + torch.softmax(self.net(flipped, f) / self.temperature, dim=1))
-        return torch.log(probs.clamp_min(1e-12)).cpu().numpy()
+        return calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends), self.temperature).cpu().numpy()
 
     def classify_cell(self, image: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
         """Log-probabilities (N, 24) for every outline of one image.
@@ -161,8 +171,19 @@ def checkpoint_dict(net: CropNet, *, temperature: float = 1.0, metrics: dict[str
         "feature_names": list(FEATURE_NAMES),
         "state_dict": state,
         "temperature": float(temperature),
-        "metrics": dict(metrics or {}),
+        "metrics": _plain(dict(metrics or {})),
     }
+
+
+def _plain(value: Any) -> Any:
+    """Metrics as plain Python values (numpy scalars are not allowed by weights_only loading)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def save_checkpoint(path: str | Path, net: CropNet, *, temperature: float = 1.0,

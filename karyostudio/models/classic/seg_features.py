@@ -56,7 +56,7 @@ class Component:
     darkness: float  # mean darkness
     solidity: float  # area / convex hull area
     length: float  # long side of the minimum-area rectangle
-    touches_border: bool
+    border_contact: int  # pixels of the component on the image border
 
 
 def measure_components(labels: np.ndarray, stats: np.ndarray, dist: np.ndarray, dark: np.ndarray,
@@ -78,6 +78,21 @@ def measure_components(labels: np.ndarray, stats: np.ndarray, dist: np.ndarray, 
             darkness=float(dark[win][mask].mean()),
             solidity=float(min(1.0, area / hull_area)),
             length=float(max(rw, rh) + 1.0),
-            touches_border=x == 0 or y == 0 or x + bw == w or y + bh == h,
+            border_contact=_border_contact(mask, x, y, w, h),
         ))
     return out
+
+
+def _border_contact(mask: np.ndarray, x: int, y: int, w: int, h: int) -> int:
+    """Number of the window mask's pixels that lie on the image border."""
+    bh, bw = mask.shape
+    n = 0
+    if y == 0:
+        n += int(mask[0].sum())
+    if y + bh == h:
+        n += int(mask[-1].sum())
+    if x == 0:
+        n += int(mask[:, 0].sum())
+    if x + bw == w:
+        n += int(mask[:, -1].sum())
+    return n

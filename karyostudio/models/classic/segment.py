@@ -14,9 +14,10 @@ import numpy as np
 
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
-from karyostudio.geometry.polygons import mask_to_polygon
 from karyostudio.models.classic.background import darkness_map
-from karyostudio.models.classic.seg_features import distance_map, estimate_width, measure_components
+from karyostudio.models.classic.seg_features import Component, distance_map, estimate_width, measure_components
+from karyostudio.models.classic.seg_outline import grow_pieces, outline
+from karyostudio.models.classic.separate import SplitRules, separate
 from karyostudio.models.classic.threshold import fill_small_holes, hysteresis, otsu_level
 
 SOURCE = "classic"
@@ -35,6 +36,12 @@ class SegmentParams:
     min_rel_darkness: float = 0.5  # components paler than this x the median are debris
     nucleus_thickness_w: float = 1.6  # inscribed radius above this (w) ...
     nucleus_min_area_w2: float = 15.0  # ... on a blob this large (w^2) is an interphase nucleus
+    nucleus_min_solidity: float = 0.8  # nuclei are compact; clumps of chromosomes are not
+    nucleus_border_w: float = 2.5  # compact blobs cut by the border over this length (w) are nuclei
+    max_single_area_rel: float = 3.0  # pieces larger than this x the cell's median are clusters
+    crossing_clearance_w: float = 1.5
+    grow_w: float = 0.25  # outlines grow by up to this (w) into the blurred rim ...
+    grow_level: float = 0.25  # ... over pixels darker than this x Otsu
 
 
 def _as_gray(image: np.ndarray) -> np.ndarray:
@@ -86,21 +93,41 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
         ref = float(np.median([c.darkness for c in comps]))
         comps = [c for c in comps if c.darkness >= p.min_rel_darkness * ref]
     check(cancel)
-    report(progress, 3, total, "outlining")
-    instances = []
+    report(progress, 3, total, "separating touching chromosomes")
+    rules = _split_rules(p, comps, width)
+    pieces = np.zeros(mask.shape, dtype=np.int32)
+    clusters: list[bool] = []
     for c in comps:
-        poly = mask_to_polygon(c.mask)
+        check(cancel)
+        h, w = c.mask.shape
+        for piece in separate(c.mask, width, rules):
+            clusters.append(piece.cluster)
+            pieces[c.y0:c.y0 + h, c.x0:c.x0 + w][piece.mask] = len(clusters)
+    grown = grow_pieces(pieces, len(clusters), dark, p.grow_w * width, p.grow_level * level)
+    instances = []
+    for (m, x0, y0), cluster in zip(grown, clusters):
+        poly = outline(m, x0, y0)
         if poly is None:
             continue
-        poly = poly + [c.x0, c.y0]
         instances.append(Instance(id=len(instances) + 1, polygon=poly, source=SOURCE,
-                                  attributes={"cluster": False, "rotated_box": rotated_box(poly)}))
+                                  attributes={"cluster": cluster, "rotated_box": rotated_box(poly)}))
     report(progress, total, total, "done")
     return instances
 
 
-def _is_nucleus(c, width: float, p: SegmentParams) -> bool:
-    return c.thickness > p.nucleus_thickness_w * width and c.area > p.nucleus_min_area_w2 * width ** 2
+def _split_rules(p: SegmentParams, comps: list, width: float) -> SplitRules:
+    """Separation thresholds for this cell; the largest single chromosome scales with the median one."""
+    median_area = float(np.median([c.area for c in comps])) if comps else float("inf")
+    return SplitRules(max_single_area=p.max_single_area_rel * median_area, crossing_clearance_w=p.crossing_clearance_w)
+
+
+def _is_nucleus(c: Component, width: float, p: SegmentParams) -> bool:
+    """A large, thick, compact blob; or a compact blob cut by the image border (a partial nucleus)."""
+    if c.solidity < p.nucleus_min_solidity:
+        return False
+    if c.thickness > p.nucleus_thickness_w * width and c.area > p.nucleus_min_area_w2 * width ** 2:
+        return True
+    return c.border_contact > p.nucleus_border_w * width
 
 
 def rotated_box(polygon: np.ndarray) -> list[float]:
