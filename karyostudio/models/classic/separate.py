@@ -190,9 +190,11 @@ def _separate(mask: np.ndarray, width: float, rules: SplitRules, assessed: tuple
         parts = _apply_cut(mask, a, b, min_piece)
         if len(parts) < 2 or min(p.sum() for p in parts) < min_piece:
             continue
-        # A cut must leave fewer signs of several chromosomes than there were.
+        # A cut must free at least one plausible single chromosome and leave nothing more
+        # tangled than before.
         part_assessed = [_assess(part, width, rules) for part in parts]
-        if sum(c for _, c in part_assessed) >= complexity:
+        scores = [c for _, c in part_assessed]
+        if min(scores) > 0 or max(scores) > complexity:
             continue
         out = []
         for part, pa in zip(parts, part_assessed):
