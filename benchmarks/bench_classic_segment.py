@@ -2,8 +2,8 @@
 
 Runs karyostudio.models.classic.segment.segment_metaphase on a fixed subset of the Taichung
 train ids (every --step-th id, starting at --offset) and reports:
-  - box AP@50 of the instances' axis-aligned boxes vs the VOC boxes (pycocotools, one class);
-    the segmenter gives no scores, so single chromosomes rank above clusters;
+  - box AP@50 of the instances' axis-aligned boxes vs the VOC boxes (pycocotools, one class),
+    ranked by the instances' "seg_score" attribute (the piece model's P(single chromosome));
   - recall and precision at IoU 0.5 (one-to-one matching in descending IoU order);
   - fraction of images whose instance count equals the annotated count, mean |count error|;
   - median and 90th-percentile seconds per image (segmentation only, not image reading);
@@ -33,7 +33,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from karyostudio.models.classic.seg_cuts import CutRules
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
+from karyostudio.models.classic.separate import SearchRules
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("KARYOSTUDIO_SHARED_DATA", REPO.parent / "shared" / "data")) / "taichung"
@@ -128,11 +130,25 @@ def draw_overlay(image: np.ndarray, gt: np.ndarray, instances, path: Path) -> No
 
 
 def parse_param(text: str) -> tuple[str, float]:
+    """NAME=VALUE for a SegmentParams field, or cuts.NAME / search.NAME for the nested rules."""
     key, _, value = text.partition("=")
-    names = {f.name for f in dataclasses.fields(SegmentParams)}
-    if key not in names or not value:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME one of {sorted(names)}")
+    group, _, name = key.rpartition(".")
+    owner = {"": SegmentParams, "cuts": CutRules, "search": SearchRules}.get(group)
+    names = {f.name for f in dataclasses.fields(owner)} if owner else set()
+    if name not in names or not value:
+        raise argparse.ArgumentTypeError(f"unknown parameter {key!r}")
     return key, float(value)
+
+
+def build_params(overrides: list[tuple[str, float]]) -> SegmentParams:
+    def replaced(obj, values: dict):  # cast to each field's own type (ints stay ints)
+        return dataclasses.replace(obj, **{k: type(getattr(obj, k))(v) for k, v in values.items()})
+
+    base = SegmentParams()
+    nested = {group: replaced(getattr(base, group), {k.split(".", 1)[1]: v for k, v in overrides
+                                                     if k.startswith(group + ".")})
+              for group in ("cuts", "search")}
+    return dataclasses.replace(replaced(base, {k: v for k, v in overrides if "." not in k}), **nested)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Taichung data not found at {args.data}", file=sys.stderr)
         return 2
     ids = ids_file.read_text().split()[args.offset::args.step][:args.n]
-    params = dataclasses.replace(SegmentParams(), **dict(args.param))
+    params = build_params(args.param)
     if args.overlays:
         args.overlays.mkdir(parents=True, exist_ok=True)
 
@@ -166,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster = np.asarray([bool(inst.attributes.get("cluster")) for inst in instances], dtype=bool)
         gts.append(gt)
         preds.append(boxes)
-        scores.append(np.where(cluster, 0.5, 1.0))
+        scores.append(np.array([inst.attributes.get("seg_score", 1.0) for inst in instances]))
         rows.append({"id": image_id, "gt": len(gt), "pred": len(instances), "clusters": int(cluster.sum()),
                      "matched": match_count(box_iou(boxes, gt)), "seconds": seconds,
                      "gt_in_cluster": cluster_gt_fraction(gt, boxes, cluster)})
@@ -192,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "p90_seconds": float(np.percentile(secs, 90)),
         "gt_in_cluster": sum(r["gt_in_cluster"] for r in rows) / max(n_gt, 1),
         "params": dataclasses.asdict(params),
+        "ids": f"train.txt[{args.offset}::{args.step}][:{args.n}]",
     }
     for key, value in summary.items():
         if key != "params":

@@ -16,18 +16,20 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from karyostudio.geometry.polygons import polygon_to_mask
 from karyostudio.synth.centreline import integrate_centreline, random_curvature
 from karyostudio.synth.ideogram import ACROCENTRIC, Ideogram, darkness_profile
-from karyostudio.synth.raster import rasterise_polygon
 from karyostudio.synth.style import CellStyle
 
 # Shape of the cross-section: optical path through a rounded rod, flatter than a circle.
 _CROSS_EXPONENT = 4.0
 # Relative strength of the grainy chromatin texture.
 _TEXTURE_AMPLITUDE = 0.12
-# Polygon vertex spacing along the sides (px) and the number of vertices per rounded end.
-_OUTLINE_STEP = 3.0
-_CAP_VERTICES = 7
+# Outline: vertex spacing along the sides (px), vertices per quarter of a round end, and the
+# Douglas-Peucker tolerance (px) that then removes vertices on nearly straight runs.
+_OUTLINE_STEP = 2.0
+_CAP_VERTICES = 10
+_SIMPLIFY_PX = 0.08
 # Decimal places of polygon coordinates (the mask is rasterised from the rounded polygon).
 POLYGON_DECIMALS = 2
 
@@ -38,22 +40,31 @@ class ChromosomeSpec:
 
     label: str
     s: np.ndarray
-    half_width: np.ndarray  # 0 at both tips
+    body_half_width: np.ndarray  # half width before the ends are rounded
+    cap_radius: float  # length (px) over which each end rounds off
     density: np.ndarray  # optical density on the axis (band pattern)
     groove: np.ndarray  # weight of the two-chromatid cross-section, 0..1
     kappa: np.ndarray  # centreline curvature, 1/px
     centromere_s: float
-    texture: np.ndarray  # chromatin graininess, rows along s (1 px), columns across (-1..1)
+    texture: np.ndarray  # chromatin graininess: a row per profile sample, columns across (-1..1)
 
     @property
     def length(self) -> float:
         return float(self.s[-1])
 
+    def half_width_at(self, s: np.ndarray) -> np.ndarray:
+        """Half width at arc lengths s: 0 at and beyond both tips, exactly round at the ends."""
+        return np.interp(s, self.s, self.body_half_width) * _end_cap(s, self.length, self.cap_radius)
+
+    @property
+    def half_width(self) -> np.ndarray:
+        return self.half_width_at(self.s)
+
 
 def _end_cap(s: np.ndarray, length: float, radius: float) -> np.ndarray:
-    """Width factor that rounds both ends (a quarter ellipse of this radius along the axis)."""
+    """Width factor that rounds both ends (a quarter ellipse of this radius along the axis); 0 outside."""
     e = np.clip(np.minimum(s, length - s) / radius, 0.0, 1.0)
-    return np.sqrt(1.0 - (1.0 - e) ** 2)
+    return np.sqrt(np.clip(1.0 - (1.0 - e) ** 2, 0.0, 1.0))
 
 
 def _smoothed_noise(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
@@ -64,8 +75,8 @@ def _smoothed_noise(rng: np.random.Generator, n: int, sigma: float) -> np.ndarra
 
 def _band_contrast(dark: np.ndarray) -> np.ndarray:
     """Steepen the smoothed band profile: G-bands look like blocks with soft edges, not ripples."""
-    x = np.clip((dark - 0.06) / 0.7, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+    x = np.clip((dark - 0.04) / 0.8, 0.0, 1.0)
+    return 0.5 * x + 0.5 * x * x * (3 - 2 * x)
 
 
 def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogram, *, length: float,
@@ -77,16 +88,17 @@ def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogra
     positions_bp = s / length * ideogram.length_bp
     centromere_s = ideogram.centromere_fraction * length
 
-    factor = 1.0 + 0.04 * _smoothed_noise(rng, n, max(1.0, width / 2)) + 0.025 * _smoothed_noise(rng, n, 1.5)
+    per_px = (n - 1) / length  # profile samples per pixel (noise scales below are in px)
+    factor = (1.0 + 0.04 * _smoothed_noise(rng, n, max(1.0, width / 2) * per_px)
+              + 0.025 * _smoothed_noise(rng, n, 3.0 * per_px))
     factor *= 1.0 - rng.uniform(0.12, 0.28) * np.exp(-0.5 * ((s - centromere_s) / (0.3 * width)) ** 2)
     if label in ACROCENTRIC:
         thin = ideogram.stain_mask("stalk", positions_bp).astype(np.float64)
-        factor *= 1.0 - 0.45 * gaussian_filter1d(thin, max(1.0, width / 8), mode="nearest")
-    half_width = hw0 * factor * _end_cap(s, length, min(hw0, length / 2))
+        factor *= 1.0 - 0.45 * gaussian_filter1d(thin, max(1.5, width / 6) * per_px, mode="nearest")
 
     gvar = float(np.clip(style.gvar_darkness + rng.normal(0, 0.1), 0.1, 1.0))
     dark = _band_contrast(darkness_profile(ideogram, n, blur_mb=style.blur_mb, gvar_darkness=gvar))
-    jitter = 1.0 + 0.07 * _smoothed_noise(rng, n, 2.0)
+    jitter = 1.0 + 0.07 * _smoothed_noise(rng, n, 1.0 * per_px)
     density = (style.od_light + (style.od_dark - style.od_light) * dark) * jitter * rng.uniform(0.9, 1.1)
 
     ends = np.exp(-np.minimum(s, length - s) / (0.9 * width))
@@ -96,8 +108,9 @@ def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogra
     kappa = random_curvature(rng, s, half_width=hw0, centromere_s=centromere_s, bend_scale=style.bend_scale)
     texture = gaussian_filter(rng.normal(size=(n, max(3, int(np.ceil(width))))), 1.0)
     texture *= _TEXTURE_AMPLITUDE / max(float(texture.std()), 1e-9)
-    return ChromosomeSpec(label=label, s=s, half_width=half_width, density=density, groove=groove,
-                          kappa=kappa, centromere_s=centromere_s, texture=texture.astype(np.float32))
+    return ChromosomeSpec(label=label, s=s, body_half_width=hw0 * factor, cap_radius=min(hw0, length / 2),
+                          density=density, groove=groove, kappa=kappa, centromere_s=centromere_s,
+                          texture=texture.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -129,8 +142,13 @@ class Rendering:
         polygon's raster only in a few edge pixels; that is good enough to try positions,
         and the final position gets the exact mask that matches the written polygon.
         """
-        origin = np.array([self.x0, self.y0], dtype=np.float64)
-        return replace(self, mask=rasterise_polygon(self.polygon - origin, self.mask.shape))
+        h, w = self.mask.shape
+        if self.x0 >= 0 and self.y0 >= 0:
+            # In image coordinates, so that rounding matches polygon_to_mask on the whole image.
+            mask = polygon_to_mask(self.polygon, (self.y0 + h, self.x0 + w))[self.y0:, self.x0:]
+        else:
+            mask = polygon_to_mask(self.polygon - np.array([self.x0, self.y0], dtype=np.float64), (h, w))
+        return replace(self, mask=mask)
 
 
 def pose(spec: ChromosomeSpec, heading: float) -> tuple[np.ndarray, np.ndarray]:
@@ -140,19 +158,22 @@ def pose(spec: ChromosomeSpec, heading: float) -> tuple[np.ndarray, np.ndarray]:
 
 def outline_polygon(spec: ChromosomeSpec, points: np.ndarray, tangents: np.ndarray) -> np.ndarray:
     """Outline: both sides at +-half width along the normals, denser around the rounded ends."""
-    length = spec.length
-    cap = min(float(spec.half_width.max()), length / 2)
-    ramp = cap * (1 - np.cos(np.linspace(0, np.pi / 2, _CAP_VERTICES)))
-    middle = np.linspace(cap, length - cap, max(2, int(np.ceil((length - 2 * cap) / _OUTLINE_STEP)) + 1))[1:-1]
-    s_out = np.unique(np.concatenate([ramp, middle, length - ramp[::-1]]))
+    length, cap = spec.length, spec.cap_radius
+    ramp = cap * (1 - np.cos(np.linspace(0, np.pi / 2, _CAP_VERTICES)))  # even steps around the round end
+    middle = np.linspace(cap, length - cap, max(2, int(np.ceil((length - 2 * cap) / _OUTLINE_STEP)) + 1))
+    s_out = np.unique(np.concatenate([ramp, middle, length - ramp]))
     c = np.stack([np.interp(s_out, spec.s, points[:, 0]), np.interp(s_out, spec.s, points[:, 1])], axis=1)
     tx, ty = np.interp(s_out, spec.s, tangents[:, 0]), np.interp(s_out, spec.s, tangents[:, 1])
     norm = np.hypot(tx, ty)
     normal = np.stack([-ty / norm, tx / norm], axis=1)
-    hw = np.interp(s_out, spec.s, spec.half_width)[:, None]
-    poly = np.concatenate([c + normal * hw, (c - normal * hw)[::-1]])
+    hw = spec.half_width_at(s_out)[:, None]
+    # Each side runs tip to tip; dropping vertices on nearly straight runs keeps the files small
+    # and keeps both tips (the mask is rasterised from the result, so nothing else changes).
+    sides = [cv2.approxPolyDP(side.astype(np.float32).reshape(-1, 1, 2), _SIMPLIFY_PX, False).reshape(-1, 2)
+             for side in (c + normal * hw, (c - normal * hw)[::-1])]
+    poly = np.concatenate([np.concatenate([[c[0]], sides[0][1:-1], [c[-1]]]), sides[1][1:-1]])
     poly = np.round(poly, POLYGON_DECIMALS)
-    keep = np.any(np.abs(poly - np.roll(poly, 1, axis=0)) > 0, axis=1)  # the tips appear twice
+    keep = np.any(np.abs(poly - np.roll(poly, 1, axis=0)) > 0, axis=1)  # rounding may merge neighbours
     return poly[keep]
 
 
@@ -179,11 +200,15 @@ def render_chromosome(spec: ChromosomeSpec, heading: float, origin: tuple[float,
     dy = (np.arange(shape[0], dtype=np.float64) + y0 + 0.5)[:, None] - points[k, 1]
     s = spec.s[k] + dx * tangents[k, 0] + dy * tangents[k, 1]
     t = dy * tangents[k, 0] - dx * tangents[k, 1]
-    hw = np.interp(s, spec.s, spec.half_width, left=0.0, right=0.0)
-    signed_u = t / np.maximum(hw, 1e-6)
+    body = np.interp(s, spec.s, spec.body_half_width)
+    # Elliptic radius: |t| / half width along the arms, measured from the cap's centre at the ends,
+    # so that density fades towards the rim all round a rounded end.
+    e = np.clip(1.0 - np.minimum(s, spec.length - s) / spec.cap_radius, 0.0, None)
+    radius = np.sqrt(e * e + (t / body) ** 2)
+    inside = radius < 1.0
+    signed_u = t / np.maximum(spec.half_width_at(s), 1e-6)  # across the local width, -1..1
     u = np.abs(signed_u)
-    inside = u < 1.0
-    solid = np.sqrt(np.clip(1.0 - u ** _CROSS_EXPONENT, 0.0, 1.0))
+    solid = np.sqrt(np.clip(1.0 - radius ** _CROSS_EXPONENT, 0.0, 1.0))
     lobes = np.sqrt(np.clip(1.0 - ((u - 0.5) / 0.5) ** 2, 0.0, 1.0))  # two sister chromatids side by side
     g = np.interp(s, spec.s, spec.groove)
     rows, cols = spec.texture.shape

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -61,7 +60,8 @@ def _run(jobs: list[tuple[int, int, SynthConfig, str]], workers: int) -> Iterato
         for job in jobs:
             yield make_sample(*job)
         return
-    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    # Fresh interpreters: forking a process whose OpenCV thread pool is running can deadlock.
+    context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_limit_threads) as pool:
         yield from pool.imap(_make_sample_star, jobs)
 
@@ -69,7 +69,8 @@ def _run(jobs: list[tuple[int, int, SynthConfig, str]], workers: int) -> Iterato
 def generate_dataset(out_dir: str | Path, n: int, *, seed: int, config: SynthConfig = SynthConfig(),
                      start: int = 0, workers: int = 1, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None) -> list[SampleSummary]:
-    """Write images start .. start+n-1 of the run with this seed into out_dir, plus karyotypes.csv.
+    """Write images start .. start+n-1 of the run with this seed into out_dir, plus karyotypes.csv
+    (which lists the images of this call).
 
     Each image's PNG, NPZ and labelme JSON is written atomically as soon as it is ready;
     cancelling stops after the image in progress and writes no summary.

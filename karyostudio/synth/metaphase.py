@@ -32,6 +32,16 @@ class SynthMetaphase:
 
     instances[k] has id k + 1 and goes with mask_patches[k]. overlap_mask marks pixels covered
     by two or more chromosomes; clusters lists each group of touching/crossing chromosomes.
+
+    Instance attributes (image pixels, x right, y down; rounded to 0.01 px):
+      "rotated_box": [cx, cy, w, h, theta_deg], the minimum-area box of the polygon in the
+          convention of karyostudio.geometry.rotated: h >= w is the long axis; theta in
+          [0, 180) is the clockwise (on screen) rotation of the upright box, so theta = 0 puts
+          the h side along the image's y axis; the w side runs along (cos theta, sin theta),
+          the h side along (-sin theta, cos theta).
+      "skeleton": centreline points every ~3 px from the p-arm end to the q-arm end.
+      "endpoints": [[x, y] of the p-arm end, [x, y] of the q-arm end] (the outline's tips).
+      "centromere": [x, y] on the centreline.
     """
 
     image: np.ndarray  # uint8, H x W

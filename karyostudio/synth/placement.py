@@ -20,13 +20,15 @@ from karyostudio.synth.chromosome import ChromosomeSpec, Rendering, render_chrom
 JOIN_KINDS = ("X", "T", "L", "touch")
 JOIN_PROBABILITIES = (0.35, 0.25, 0.15, 0.25)
 GROUP_SIZES = (2, 3, 4)
-GROUP_SIZE_PROBABILITIES = (0.65, 0.25, 0.10)
+GROUP_SIZE_PROBABILITIES = (0.75, 0.2, 0.05)
 _TRIES_FREE = 60
 _TRIES_JOIN = 12
 
 
 @dataclass(frozen=True)
 class Placed:
+    """A chromosome at its final position; `group` is its touching/crossing group (or its own)."""
+
     spec: ChromosomeSpec
     heading: float  # direction of the centreline at the p end (radians)
     rendering: Rendering
@@ -41,6 +43,8 @@ class Placed:
 
 @dataclass(frozen=True)
 class Spread:
+    """The ellipse the chromosomes of a cell fall in."""
+
     centre: np.ndarray
     radii: np.ndarray
     angle: float
@@ -170,7 +174,8 @@ def _overlap(a: Rendering, b: Rendering, dilate: int = 0) -> int:
 def _slide_to_contact(moving: Rendering, fixed: Rendering, direction: np.ndarray) -> Rendering:
     """Move `moving` along direction in 1-px steps; return the last position touching but not overlapping.
 
-    Both masks must be exact (polygon rasters): whole-pixel moves keep them exact.
+    Both masks should be polygon rasters: a whole-pixel move keeps the raster valid (up to
+    centres lying exactly on the outline, which the final exact() settles).
     """
     last_free = moving
     for step in range(1, 400):
@@ -196,7 +201,7 @@ def place_chromosomes(rng: np.random.Generator, specs: list[ChromosomeSpec], *, 
     area = sum(float(np.trapezoid(2 * sp.half_width, sp.s)) for sp in specs)
     spread = make_spread(rng, size, area, fill)
     occ = Occupancy((size, size), gap)
-    order = list(rng.permutation(len(specs)))
+    order = [int(i) for i in rng.permutation(len(specs))]
     groups: list[list[int]] = []
     for _ in range(int(rng.poisson(clusters_mean))):
         k = int(rng.choice(GROUP_SIZES, p=GROUP_SIZE_PROBABILITIES))
@@ -220,8 +225,8 @@ def place_chromosomes(rng: np.random.Generator, specs: list[ChromosomeSpec], *, 
                 kind = str(rng.choice(JOIN_KINDS, p=JOIN_PROBABILITIES))
                 rendering, heading = _join(rng, partner, specs[idx], kind)
                 if occ.fits(rendering, group):
-                    p = Placed(specs[idx], heading, rendering if kind == "touch" else rendering.exact(), group)
-                    occ.add(rendering, group)
+                    p = Placed(specs[idx], heading, rendering.exact(), group)
+                    occ.add(p.rendering, group)
                     placed[idx] = p
                     joined.append(p)
                     break

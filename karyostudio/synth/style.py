@@ -14,7 +14,7 @@ import numpy as np
 
 # Real metaphases: chromosome 1 length and chromosome width (px) at the microscope's scale.
 REAL_CHR1_LENGTH = 160.0
-REAL_WIDTH = 25.0
+REAL_WIDTH = 20.0
 # Images at least this large are drawn at the real scale; smaller ones are scaled down with it.
 REAL_SCALE_MIN_SIZE = 800
 
@@ -57,18 +57,18 @@ def draw_cell_style(rng: np.random.Generator, *, size: int, chr1_length: float |
     if chr1_length is None:
         chr1_length = REAL_CHR1_LENGTH * scale * float(np.clip(rng.normal(1.0, 0.13), 0.7, 1.35))
     # More condensed (shorter) chromosomes are thicker.
-    width = REAL_WIDTH * scale * (chr1_length / (REAL_CHR1_LENGTH * scale)) ** -0.35 * rng.uniform(0.9, 1.1)
-    od_light = rng.uniform(0.25, 0.5)
+    width = REAL_WIDTH * scale * (chr1_length / (REAL_CHR1_LENGTH * scale)) ** -0.5 * rng.uniform(0.9, 1.1)
+    od_light = rng.uniform(0.3, 0.6)
     return CellStyle(
         chr1_length=float(chr1_length),
         width=float(width),
-        blur_mb=rng.uniform(2.4, 4.0),
+        blur_mb=rng.uniform(3.0, 5.0),
         od_light=od_light,
-        od_dark=od_light + rng.uniform(0.8, 1.4),
+        od_dark=od_light + rng.uniform(0.6, 1.1),
         gvar_darkness=rng.uniform(0.35, 0.9),
         groove=rng.uniform(0.3, 0.65),
-        bend_scale=rng.uniform(0.4, 1.1),
-        fill=rng.uniform(0.2, 0.38),
+        bend_scale=rng.uniform(0.4, 1.0) * (chr1_length / (REAL_CHR1_LENGTH * scale)) ** 1.5,  # long ones coil
+        fill=rng.uniform(0.25, 0.45),
         gap=int(rng.integers(1, 5)),
         clusters_mean=float(clusters_mean) if clusters_mean is not None else rng.uniform(1.0, 5.0),
         background=rng.uniform(228, 272),

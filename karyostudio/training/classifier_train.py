@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -309,6 +309,7 @@ def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | N
     val_logits = predict_logits(net, val)
     temperature = fit_temperature(val_logits, val.labels)
     metrics: dict[str, Any] = {
+        "train_config": asdict(config),
         "data": {"root": str(config.data_root), "images": len(ids), "train_images": len(train_ids),
                  "val_images": len(val_ids), "train_crops": len(train), "val_crops": len(val),
                  "split": f"by patient (id without last digit), val_fraction={config.val_fraction}, "

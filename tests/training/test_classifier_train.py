@@ -153,6 +153,7 @@ def test_train_classifier_end_to_end(tmp_path):
     clf = ChromosomeClassifier.load(result.out_path)
     assert clf.temperature == pytest.approx(result.metrics["temperature"])
     assert clf.metrics["validation"]["crops"] == 12
+    assert clf.metrics["train_config"]["epochs"] == 2 and clf.metrics["train_config"]["out_size"] == [32, 16]
 
 
 def test_expected_calibration_error():

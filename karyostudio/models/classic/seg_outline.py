@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from karyostudio.geometry.polygons import mask_to_polygon
+from karyostudio.geometry.rotated import rotated_box_from_polygon
 
 
 def _dist_to(mask: np.ndarray) -> np.ndarray:
@@ -60,3 +61,13 @@ def outline(mask: np.ndarray, x0: int, y0: int) -> np.ndarray | None:
     """Pixel-edge outline of the largest part of a window mask, in image coordinates."""
     poly = mask_to_polygon(mask)
     return None if poly is None else poly + np.array([x0, y0], dtype=np.float64)
+
+
+def rotated_box(polygon: np.ndarray) -> list[float]:
+    """[cx, cy, w, h, theta_deg] of the outline's minimum-area rectangle (cv2.minAreaRect).
+
+    Convention of karyostudio.geometry.rotated: h >= w (h runs along the chromosome), theta in
+    [0, 180) degrees is the clockwise on-screen (y down) rotation of the upright box, so the
+    w side runs along (cos theta, sin theta) and the h side along (-sin theta, cos theta).
+    """
+    return [float(v) for v in rotated_box_from_polygon(polygon)]

@@ -1,0 +1,85 @@
+"""Autosave: a debounced timer that writes the session's recovery file shortly after each change.
+
+Edits arrive in bursts (a vertex drag, a run of relabels), so the timer restarts on every
+change and writes once things settle. A clean session (just saved, or undone back to the saved
+state) has nothing to recover, so its recovery file is removed instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+
+from karyostudio.core.document import DocumentChanged
+from karyostudio.io.errors import FormatError
+from karyostudio.gui.recovery import remove_recovery, write_recovery
+from karyostudio.gui.session import Session
+
+RECOVERY_DIR_ENV = "KARYOSTUDIO_RECOVERY_DIR"
+AUTOSAVE_DELAY_MS = 1500
+
+
+def recovery_dir() -> Path:
+    """$KARYOSTUDIO_RECOVERY_DIR, else <application data folder>/recovery."""
+    override = os.environ.get(RECOVERY_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "recovery"
+
+
+class Autosaver(QObject):
+    """Keeps the recovery file of the current session up to date."""
+
+    failed = Signal(str)  # a recovery file could not be written (disk full, no permission)
+
+    def __init__(self, directory: Path | None = None, delay_ms: int = AUTOSAVE_DELAY_MS,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.directory = directory if directory is not None else recovery_dir()
+        self._session: Session | None = None
+        self._unsubscribe = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(delay_ms)
+        self._timer.timeout.connect(self.flush)
+
+    def set_session(self, session: Session | None) -> None:
+        """Follow a new session; the previous one's recovery file is the caller's to keep or remove."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._timer.stop()
+        self._session = session
+        if session is not None:
+            self._unsubscribe = session.document.subscribe(self._on_change)
+            if session.dirty:  # e.g. a restored session: protect it at once
+                self._timer.start()
+
+    @property
+    def pending(self) -> bool:
+        return self._timer.isActive()
+
+    def _on_change(self, _event: DocumentChanged) -> None:
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Write (or remove) the recovery file now."""
+        self._timer.stop()
+        session = self._session
+        if session is None:
+            return
+        try:
+            if session.dirty:
+                write_recovery(session, self.directory)
+            else:
+                remove_recovery(session, self.directory)
+        except (OSError, FormatError) as exc:
+            self.failed.emit(f"could not write the recovery file in {self.directory}: {exc}")
+
+    def discard(self) -> None:
+        """Remove the current session's recovery file (after a clean save or a deliberate close)."""
+        self._timer.stop()
+        if self._session is not None:
+            remove_recovery(self._session, self.directory)

@@ -1,0 +1,1 @@
+"""The metaphase canvas: image, instance outlines, zoom/pan view and editing tools."""

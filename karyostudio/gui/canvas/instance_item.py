@@ -1,0 +1,160 @@
+"""One chromosome outline on the canvas: polygon in its class colour, label tag, vertex handles.
+
+Outlines and handles keep their on-screen size at every zoom (cosmetic pens, handles drawn in
+device pixels). The item only shows an Instance; edits go through commands, and the scene
+calls :meth:`InstanceItem.set_instance` when the document changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPolygonItem, QStyle, QStyleOptionGraphicsItem, QWidget
+
+from karyostudio.core.instance import Instance
+from karyostudio.gui.palette import class_colour
+
+HANDLE_PX = 7.0  # vertex handle size on screen
+REVIEWED_MARK = " \u2713"
+
+
+def to_qpolygon(points: np.ndarray) -> QPolygonF:
+    return QPolygonF([QPointF(float(x), float(y)) for x, y in points])
+
+
+def label_text(instance: Instance) -> str:
+    text = instance.label if instance.label is not None else "?"
+    return text + REVIEWED_MARK if instance.reviewed else text
+
+
+class LabelTag(QGraphicsItem):
+    """The class name on a filled tag of the class colour, always the same size on screen."""
+
+    def __init__(self, parent: QGraphicsItem) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._font = QFont()
+        self._font.setPointSizeF(9.0)
+        self._font.setBold(True)
+        self._text = ""
+        self._colour = QColor()
+        self._rect = QRectF()
+
+    def set_content(self, text: str, colour: QColor) -> None:
+        self.prepareGeometryChange()
+        self._text, self._colour = text, colour
+        size = QFontMetricsF(self._font).size(0, text)
+        w, h = size.width() + 6.0, size.height() + 2.0
+        self._rect = QRectF(-w / 2.0, -h / 2.0, w, h)
+        self.update()
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._colour)
+        painter.drawRoundedRect(self._rect, 3.0, 3.0)
+        painter.setFont(self._font)
+        painter.setPen(Qt.GlobalColor.black if self._colour.lightness() > 140 else Qt.GlobalColor.white)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+
+
+class InstanceItem(QGraphicsPolygonItem):
+    """Shows one Instance; knows its vertices for hit-testing and drag previews."""
+
+    def __init__(self, instance: Instance, handle_margin: float = HANDLE_PX) -> None:
+        super().__init__()
+        # Extra bounding margin (scene units) so handles drawn in device pixels get repainted;
+        # the scene raises it when the view zooms out (see MetaphaseScene.set_view_scale).
+        self._margin = handle_margin
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self._tag = LabelTag(self)
+        self._points = instance.polygon
+        self.instance = instance
+        self.set_instance(instance)
+
+    @property
+    def instance_id(self) -> int:
+        return self.instance.id
+
+    @property
+    def points(self) -> np.ndarray:
+        """The vertices being shown (a drag preview while a vertex is dragged)."""
+        return self._points
+
+    @property
+    def tag(self) -> LabelTag:
+        return self._tag
+
+    def set_instance(self, instance: Instance) -> None:
+        self.instance = instance
+        colour = class_colour(instance.label)
+        pen = QPen(colour, 2.0 if instance.reviewed else 1.5)
+        pen.setCosmetic(True)
+        if instance.attributes.get("cluster", False):
+            pen.setStyle(Qt.PenStyle.DashLine)
+        self.setPen(pen)
+        fill = QColor(colour)
+        fill.setAlpha(45)
+        self.setBrush(QBrush(fill))
+        self._tag.set_content(label_text(instance), colour)
+        score = f", score {instance.score:.2f}" if instance.score is not None else ""
+        self.setToolTip(f"#{instance.id}: {instance.label or 'unlabeled'}{score}"
+                        f"{', reviewed' if instance.reviewed else ''} ({instance.source})")
+        self.set_points(instance.polygon)
+
+    def set_points(self, points: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self._points = np.asarray(points, dtype=np.float64)
+        self.setPolygon(to_qpolygon(self._points))
+        self._tag.setPos(QPointF(*self._points.mean(axis=0)))
+
+    def nearest_vertex(self, scene_pos: QPointF, tolerance: float) -> int | None:
+        """Index of the vertex closest to scene_pos if within tolerance (scene units)."""
+        d = np.hypot(self._points[:, 0] - scene_pos.x(), self._points[:, 1] - scene_pos.y())
+        index = int(np.argmin(d))
+        return index if d[index] <= tolerance else None
+
+    def set_handle_margin(self, margin: float) -> None:
+        self.prepareGeometryChange()
+        self._margin = margin
+
+    def boundingRect(self) -> QRectF:
+        m = self._margin
+        return super().boundingRect().adjusted(-m, -m, m, m)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        selected = self.isSelected()
+        plain = QStyleOptionGraphicsItem(option)
+        plain.state &= ~QStyle.StateFlag.State_Selected  # no dashed Qt selection box
+        if selected:
+            pen = QPen(self.pen())
+            pen.setWidthF(3.0)
+            painter.setPen(pen)
+            fill = QColor(self.brush().color())
+            fill.setAlpha(90)
+            painter.setBrush(fill)
+            painter.drawPolygon(self.polygon())
+            self._paint_handles(painter)
+        else:
+            super().paint(painter, plain, widget)
+
+    def _paint_handles(self, painter: QPainter) -> None:
+        transform = painter.worldTransform()
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QPen(Qt.GlobalColor.black, 1.0))
+        painter.setBrush(Qt.GlobalColor.white)
+        half = HANDLE_PX / 2.0
+        for x, y in self._points:
+            p = transform.map(QPointF(float(x), float(y)))
+            painter.drawRect(QRectF(p.x() - half, p.y() - half, HANDLE_PX, HANDLE_PX))
+        painter.restore()

@@ -1,0 +1,223 @@
+"""Canvas tools: what a mouse click means (select and drag vertices, draw a polygon, ...).
+
+A tool receives the view's mouse and key events first and returns True for events it used;
+the rest get Qt's default handling (selection by click or rubber band). Tools never edit the
+document: they hand finished geometry to callbacks that push commands. New tools (brush,
+split by line, GrabCut box) subclass Tool and are set with MetaphaseView.set_tool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
+
+from karyostudio.gui.canvas.instance_item import HANDLE_PX, InstanceItem
+
+if TYPE_CHECKING:
+    from karyostudio.gui.canvas.view import MetaphaseView
+
+
+class Tool:
+    name = "tool"
+    cursor = QCursor(Qt.CursorShape.ArrowCursor)
+    drag_mode = QGraphicsView.DragMode.NoDrag
+
+    def __init__(self, view: "MetaphaseView"):
+        self.view = view
+
+    def activate(self) -> None: ...
+
+    def deactivate(self) -> None: ...
+
+    def mouse_press(self, event: QMouseEvent, pos: QPointF) -> bool:
+        return False
+
+    def mouse_move(self, event: QMouseEvent, pos: QPointF) -> bool:
+        return False
+
+    def mouse_release(self, event: QMouseEvent, pos: QPointF) -> bool:
+        return False
+
+    def mouse_double_click(self, event: QMouseEvent, pos: QPointF) -> bool:
+        return False
+
+    def key_press(self, event: QKeyEvent) -> bool:
+        return False
+
+    def tolerance(self) -> float:
+        """Scene distance that is HANDLE_PX on screen (for picking vertices)."""
+        return HANDLE_PX / max(self.view.zoom, 1e-6)
+
+
+class SelectTool(Tool):
+    """Click/rubber-band selection (Qt's), plus dragging a vertex of a selected outline."""
+
+    name = "select"
+    drag_mode = QGraphicsView.DragMode.RubberBandDrag
+
+    def __init__(self, view: "MetaphaseView", on_edit: Callable[[int, np.ndarray], None]):
+        super().__init__(view)
+        self._on_edit = on_edit
+        self._drag: tuple[InstanceItem, int, np.ndarray] | None = None  # item, vertex, original points
+
+    def mouse_press(self, event, pos):
+        if event.button() != Qt.MouseButton.LeftButton or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+            return False
+        for item in self.view.metaphase_scene.selectedItems():
+            if isinstance(item, InstanceItem):
+                index = item.nearest_vertex(pos, self.tolerance())
+                if index is not None:
+                    self._drag = (item, index, item.points.copy())
+                    return True
+        return False
+
+    def mouse_move(self, event, pos):
+        if self._drag is None:
+            return False
+        item, index, original = self._drag
+        points = original.copy()
+        points[index] = (pos.x(), pos.y())
+        item.set_points(points)
+        return True
+
+    def mouse_release(self, event, pos):
+        if self._drag is None or event.button() != Qt.MouseButton.LeftButton:
+            return False
+        item, _, original = self._drag
+        self._drag = None
+        moved = item.points
+        item.set_points(original)  # the command's document event shows the result
+        if not np.array_equal(moved, original):
+            self._on_edit(item.instance_id, moved)
+        return True
+
+    def key_press(self, event):
+        if self._drag is not None and event.key() == Qt.Key.Key_Escape:
+            item, _, original = self._drag
+            self._drag = None
+            item.set_points(original)
+            return True
+        return False
+
+    def deactivate(self) -> None:
+        if self._drag is not None:
+            item, _, original = self._drag
+            self._drag = None
+            item.set_points(original)
+
+
+class DrawPolygonTool(Tool):
+    """Click vertices; Enter, a double-click or a click on the first vertex closes; Esc cancels.
+
+    Backspace removes the last vertex. Esc with nothing drawn calls on_exit (back to selecting).
+    """
+
+    name = "draw polygon"
+    cursor = QCursor(Qt.CursorShape.CrossCursor)
+
+    def __init__(self, view: "MetaphaseView", on_finish: Callable[[np.ndarray], None],
+                 on_exit: Callable[[], None]):
+        super().__init__(view)
+        self._on_finish = on_finish
+        self._on_exit = on_exit
+        self._points: list[tuple[float, float]] = []
+        self._cursor: tuple[float, float] | None = None
+        self._preview = QGraphicsPathItem()
+        pen = QPen(Qt.GlobalColor.yellow, 1.5)
+        pen.setCosmetic(True)
+        self._preview.setPen(pen)
+        self._preview.setZValue(1000)
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        return list(self._points)
+
+    def activate(self) -> None:
+        self.view.metaphase_scene.addItem(self._preview)
+
+    def deactivate(self) -> None:
+        self._reset()
+        if self._preview.scene() is not None:
+            self._preview.scene().removeItem(self._preview)
+
+    def _clamped(self, pos: QPointF) -> tuple[float, float]:
+        rect = self.view.metaphase_scene.image_rect()
+        return (min(max(pos.x(), rect.left()), rect.right()), min(max(pos.y(), rect.top()), rect.bottom()))
+
+    def mouse_press(self, event, pos):
+        if event.button() != Qt.MouseButton.LeftButton:
+            return False
+        point = self._clamped(pos)
+        if self._points and self._near(point, self._points[-1]):
+            return True  # second press of a double-click: no duplicate vertex
+        if len(self._points) >= 3 and self._near(point, self._points[0]):
+            self.finish()
+            return True
+        self._points.append(point)
+        self._update_preview()
+        return True
+
+    def mouse_move(self, event, pos):
+        self._cursor = self._clamped(pos)
+        if self._points:
+            self._update_preview()
+        return False  # let the view keep tracking the cursor
+
+    def mouse_release(self, event, pos):
+        return event.button() == Qt.MouseButton.LeftButton
+
+    def mouse_double_click(self, event, pos):
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.finish()
+            return True
+        return False
+
+    def key_press(self, event):
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._points:
+            self.finish()
+            return True
+        if key == Qt.Key.Key_Escape:
+            if self._points:
+                self._reset()
+            else:
+                self._on_exit()
+            return True
+        if key == Qt.Key.Key_Backspace and self._points:
+            self._points.pop()
+            self._update_preview()
+            return True
+        return False
+
+    def finish(self) -> None:
+        """Close the polygon (if it has at least 3 vertices) and hand it on."""
+        points = np.asarray(self._points, dtype=np.float64)
+        self._reset()
+        if len(points) >= 3 and abs(_signed_area(points)) > 0.0:
+            self._on_finish(points)
+
+    def _near(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return float(np.hypot(a[0] - b[0], a[1] - b[1])) <= self.tolerance()
+
+    def _reset(self) -> None:
+        self._points.clear()
+        self._preview.setPath(QPainterPath())
+
+    def _update_preview(self) -> None:
+        path = QPainterPath()
+        if self._points:
+            path.moveTo(*self._points[0])
+            for point in self._points[1:]:
+                path.lineTo(*point)
+            if self._cursor is not None:
+                path.lineTo(*self._cursor)
+        self._preview.setPath(path)
+
+
+def _signed_area(points: np.ndarray) -> float:
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))

@@ -1,0 +1,204 @@
+"""The instance list: one row per outline (class, score, area, reviewed, source).
+
+InstanceTableModel rows are the document's ids in ascending order (so rows do not depend on
+the document's internal order, which undo restores only after its change event); it reads
+values from the document on demand and applies each change event row by row. Sorting by a
+column happens in a proxy model; the selection is kept in step with the shared Selection.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable
+
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, \
+    QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from karyostudio.core.classes import karyogram_order
+from karyostudio.core.document import Document, DocumentChanged
+from karyostudio.gui.palette import class_colour
+from karyostudio.gui.selection import Selection
+from karyostudio.models.base import is_cluster, prediction_karyotype
+
+COLUMNS = ("#", "Class", "Score", "Area", "Reviewed", "Source")
+_RESET_ABOVE = 32  # structural changes bigger than this reset the model instead of row by row
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class InstanceTableModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._document: Document | None = None
+        self._ids: list[int] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def set_document(self, document: Document | None) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.beginResetModel()
+        self._document = document
+        self._ids = sorted(i.id for i in document) if document is not None else []
+        self.endResetModel()
+        if document is not None:
+            self._unsubscribe = document.subscribe(self._on_change)
+
+    def id_at(self, row: int) -> int:
+        return self._ids[row]
+
+    def row_of(self, instance_id: int) -> int | None:
+        row = bisect.bisect_left(self._ids, instance_id)
+        return row if row < len(self._ids) and self._ids[row] == instance_id else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self._document is None:
+            return None
+        inst = self._document.get(self._ids[index.row()])
+        column = index.column()
+        if role == ID_ROLE:
+            return inst.id
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (str(inst.id), _class_text(inst), f"{inst.score:.2f}" if inst.score is not None else "",
+                    f"{inst.area:.0f}", "\u2713" if inst.reviewed else "", inst.source)[column]
+        if role == SORT_ROLE:
+            label_key = karyogram_order(inst.label) if inst.label is not None else 99
+            return (inst.id, label_key, inst.score if inst.score is not None else -1.0, inst.area,
+                    int(inst.reviewed), inst.source)[column]
+        if role == Qt.ItemDataRole.DecorationRole and column == 1:
+            return class_colour(inst.label)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2, 3):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _on_change(self, event: DocumentChanged) -> None:
+        added, removed = set(event.added), set(event.removed)
+        gone, new, edited = removed - added, added - removed, removed & added
+        if len(gone) + len(new) > _RESET_ABOVE:
+            self.beginResetModel()
+            self._ids = sorted(i.id for i in self._document)
+            self.endResetModel()
+            return
+        for instance_id in sorted(gone, reverse=True):
+            row = self.row_of(instance_id)
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._ids[row]
+            self.endRemoveRows()
+        for instance_id in sorted(new):
+            row = bisect.bisect_left(self._ids, instance_id)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._ids.insert(row, instance_id)
+            self.endInsertRows()
+        for instance_id in edited:
+            row = self.row_of(instance_id)
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+
+def _class_text(inst) -> str:
+    if inst.label is not None:
+        return inst.label
+    return "cluster" if is_cluster(inst) else "unlabeled"
+
+
+class InstancePanel(QWidget):
+    """The table plus a one-line summary (count, reviewed, karyotype)."""
+
+    activated = Signal(int)  # an instance id was double-clicked / Enter-ed
+
+    def __init__(self, selection: Selection, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.selection = selection
+        self.model = InstanceTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.summary = QLabel()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table)
+        layout.addWidget(self.summary)
+        self._syncing = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
+        self.table.activated.connect(lambda index: self.activated.emit(int(index.data(ID_ROLE))))
+        selection.changed.connect(self._apply_selection)
+
+    def set_document(self, document: Document | None) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._syncing = True
+        try:
+            self.model.set_document(document)
+        finally:
+            self._syncing = False
+        if document is not None:
+            self._unsubscribe = document.subscribe(lambda _event: self._refresh(document))
+        self._refresh(document)
+        self._apply_selection()
+
+    def _refresh(self, document: Document | None) -> None:
+        if document is None:
+            self.summary.setText("")
+            return
+        instances = document.instances
+        reviewed = sum(inst.reviewed for inst in instances)
+        clusters = sum(is_cluster(inst) for inst in instances)
+        parts = [f"{len(instances)} outlines", f"{reviewed} reviewed"]
+        if clusters:
+            parts.append(f"{clusters} clusters")
+        if instances:
+            parts.append(prediction_karyotype(instances))
+        self.summary.setText(" \u00b7 ".join(parts))
+        self._apply_selection()  # rows inserted or reset by this change lose their selection
+
+    def _table_selection_changed(self) -> None:
+        if self._syncing:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        self.selection.set(int(index.data(ID_ROLE)) for index in rows)
+
+    def _apply_selection(self) -> None:
+        wanted = QItemSelection()
+        first = None
+        for instance_id in self.selection.sorted_ids():
+            row = self.model.row_of(instance_id)
+            if row is None:
+                continue
+            left = self.proxy.mapFromSource(self.model.index(row, 0))
+            right = self.proxy.mapFromSource(self.model.index(row, len(COLUMNS) - 1))
+            wanted.select(left, right)
+            if first is None:
+                first = left
+        self._syncing = True
+        try:
+            self.table.selectionModel().select(wanted, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        finally:
+            self._syncing = False
+        if first is not None:
+            self.table.scrollTo(first)

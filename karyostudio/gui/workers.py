@@ -1,0 +1,149 @@
+"""Model runs off the GUI thread.
+
+A PredictThread loads the predictor (the first load imports torch and reads weights) and
+calls predictor.predict(image, progress=..., cancel=token). Progress is throttled and queued
+to the GUI thread; the outcome is read by ModelRunner only after the thread has finished, so
+whoever receives ``succeeded`` / ``failed`` / ``cancelled`` never races a live thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QDeadlineTimer, QEventLoop, QObject, Qt, QThread, QTimer, Signal
+
+from karyostudio.core.instance import Instance
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.models.base import Predictor
+
+PredictorLoader = Callable[[str], Predictor]
+_PROGRESS_INTERVAL_S = 0.05
+
+
+def default_loader(name: str) -> Predictor:
+    from karyostudio.models.registry import load_predictor  # imports the model family lazily
+
+    return load_predictor(name)
+
+
+class CachingLoader:
+    """Loads each model once; safe to call from worker threads."""
+
+    def __init__(self, loader: PredictorLoader = default_loader):
+        self._loader = loader
+        self._cache: dict[str, Predictor] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> Predictor:
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = self._loader(name)
+            return self._cache[name]
+
+
+class PredictThread(QThread):
+    progressed = Signal(int, int, str)
+
+    def __init__(self, loader: PredictorLoader, model_name: str, image: np.ndarray, token: CancelToken):
+        super().__init__()
+        self._loader = loader
+        self.model_name = model_name
+        self._image = image
+        self.token = token
+        self.instances: list[Instance] | None = None
+        self.error: str | None = None
+        self._last_progress = 0.0
+
+    def run(self) -> None:
+        try:
+            self.progressed.emit(0, 0, f"loading model {self.model_name}")
+            predictor = self._loader(self.model_name)
+            self.token.raise_if_cancelled()
+            self.instances = list(predictor.predict(self._image, progress=self._progress, cancel=self.token))
+        except Cancelled:
+            self.instances = None
+        except Exception as exc:  # the GUI shows any failure of a model in a dialog
+            self.error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+
+    def _progress(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress >= _PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.progressed.emit(int(done), int(total), str(message))
+
+
+class ModelRunner(QObject):
+    """Runs one model at a time; Cancel sets the token and the thread stops at its next check."""
+
+    busy_changed = Signal(bool)
+    progress = Signal(int, int, str)
+    succeeded = Signal(object, str)  # list[Instance], model name
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, loader: PredictorLoader = default_loader, parent: QObject | None = None):
+        super().__init__(parent)
+        self._loader = CachingLoader(loader)
+        self._thread: PredictThread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, model_name: str, image: np.ndarray) -> bool:
+        """Start a run; False when one is already running."""
+        if self._thread is not None:
+            return False
+        thread = PredictThread(self._loader, model_name, image, CancelToken())
+        thread.progressed.connect(self.progress, Qt.ConnectionType.QueuedConnection)
+        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread = thread
+        self.busy_changed.emit(True)
+        thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._thread is not None:
+            self._thread.token.cancel()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block (processing events) until the run has finished and its outcome was emitted."""
+        if self._thread is None:
+            return True
+        loop = QEventLoop()
+        self.busy_changed.connect(loop.quit)
+        if timeout_ms >= 0:
+            QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+        self.busy_changed.disconnect(loop.quit)
+        return self._thread is None
+
+    def shutdown(self) -> None:
+        """Cancel and join any run without emitting its outcome (window closing)."""
+        thread = self._thread
+        if thread is None:
+            return
+        thread.token.cancel()
+        thread.finished.disconnect(self._on_finished)
+        thread.wait(QDeadlineTimer(QDeadlineTimer.ForeverConstant.Forever))
+        self._thread = None
+        self.busy_changed.emit(False)
+
+    def _on_finished(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        thread.wait()
+        self._thread = None
+        self.busy_changed.emit(False)
+        if thread.error is not None:
+            self.failed.emit(thread.error)
+        elif thread.instances is None:
+            self.cancelled.emit()
+        else:
+            self.succeeded.emit(thread.instances, thread.model_name)
