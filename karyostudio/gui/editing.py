@@ -73,3 +73,16 @@ class Editor:
 
     def redo(self) -> bool:
         return self.session.history.redo()
+
+    def select_next_unreviewed(self) -> int | None:
+        """Select the first unreviewed instance after the current selection (wrapping around)."""
+        instances = self.session.document.instances
+        after = max(self.selection.ids, default=None)
+        order = sorted(instances, key=lambda inst: inst.id)
+        later = [inst for inst in order if after is None or inst.id > after]
+        earlier = [inst for inst in order if after is not None and inst.id <= after]
+        for inst in later + earlier:
+            if not inst.reviewed:
+                self.selection.set([inst.id])
+                return inst.id
+        return None

@@ -1,0 +1,133 @@
+"""Opening, saving and closing documents from the GUI, and restoring recovered work.
+
+Failures never change the open document: a file is read completely into a new Session
+before it replaces the current one, and errors are shown in a dialog that names the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from karyostudio.io.errors import FormatError
+from karyostudio.io.images import IMAGE_SUFFIXES
+from karyostudio.gui.dialogs.messages import UnsavedChoice, ask_unsaved_changes, show_error, show_warning
+from karyostudio.gui.dialogs.recovery import RecoveryAction, choose_recovery
+from karyostudio.gui.recovery import discard_recovery, list_recovery, restore_session
+from karyostudio.gui.session import Session
+from karyostudio.gui.settings import app_settings
+
+if TYPE_CHECKING:
+    from karyostudio.gui.main_window import MainWindow
+
+_IMAGE_PATTERNS = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+OPEN_FILTER = f"Images and annotations ({_IMAGE_PATTERNS} *.json);;Images ({_IMAGE_PATTERNS});;labelme JSON (*.json)"
+SAVE_FILTER = "labelme JSON (*.json)"
+_LAST_DIR_KEY = "files/last_dir"
+_SKIPPED_SHOWN = 12  # skipped-shape reports listed in the warning
+
+
+class FileController:
+    def __init__(self, window: "MainWindow"):
+        self.window = window
+
+    @property
+    def session(self) -> Session:
+        return self.window.session
+
+    # --- open ------------------------------------------------------------------------------
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open", self._last_dir(), OPEN_FILTER)
+        return bool(path) and self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Open a file in place of the current document (the caller asked about unsaved changes)."""
+        try:
+            session = Session.open(path)
+        except (FormatError, OSError, ValueError) as exc:
+            show_error(self.window, "Cannot open file", f"{path.name} could not be opened.\n\n{exc}")
+            return False
+        self.window.autosaver.discard()
+        self.window.set_session(session)
+        self._remember_dir(path)
+        self.window.status.message(f"opened {path} ({len(session.document)} outlines)")
+        if session.skipped:
+            listed = "\n".join(session.skipped[:_SKIPPED_SHOWN])
+            more = len(session.skipped) - _SKIPPED_SHOWN
+            show_warning(self.window, "Some outlines were skipped",
+                         f"{len(session.skipped)} shapes of {path.name} could not be read:\n\n{listed}"
+                         + (f"\n… and {more} more" if more > 0 else ""))
+        return True
+
+    # --- save ------------------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.session.annotation_path is None:
+            return self.save_as()
+        return self.save_to(self.session.annotation_path)
+
+    def save_as(self) -> bool:
+        suggested = self.session.default_save_path()
+        start = str(suggested) if suggested is not None else self._last_dir()
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save outlines", start, SAVE_FILTER)
+        if not path:
+            return False
+        path = Path(path)
+        return self.save_to(path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json"))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            saved = self.session.save(path)
+        except (FormatError, OSError, ValueError) as exc:
+            show_error(self.window, "Cannot save", f"The outlines could not be saved to {path}.\n\n{exc}")
+            return False
+        self.window.autosaver.discard()
+        self._remember_dir(saved)
+        self.window.status.message(f"saved {saved}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; True when the caller may go on (saved or discarded)."""
+        if not self.session.dirty:
+            return True
+        choice = ask_unsaved_changes(self.window, self.session.key)
+        if choice == UnsavedChoice.SAVE:
+            return self.save()
+        if choice == UnsavedChoice.DISCARD:
+            self.window.autosaver.discard()
+            return True
+        return False
+
+    # --- recovery --------------------------------------------------------------------------
+    def offer_recovery(self) -> bool:
+        """Offer to restore recovery files left by a crash; True when one was restored."""
+        own = self.session.recovery_name
+        entries = [e for e in list_recovery(self.window.autosaver.directory) if e.path.name != own]
+        if not entries:
+            return False
+        decision = choose_recovery(self.window, entries)
+        if decision.action == RecoveryAction.DISCARD:
+            for entry in entries:
+                discard_recovery(entry)
+            return False
+        if decision.action != RecoveryAction.RESTORE or decision.entry is None:
+            return False
+        try:
+            session = restore_session(decision.entry)
+        except (FormatError, OSError, ValueError) as exc:
+            show_error(self.window, "Cannot restore", f"The recovered work could not be restored.\n\n{exc}")
+            return False
+        self.window.autosaver.discard()
+        self.window.set_session(session)
+        self.window.status.message(f"restored unsaved work on {session.key}; save it to keep it")
+        return True
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _last_dir(self) -> str:
+        return str(app_settings().value(_LAST_DIR_KEY, str(Path.home())))
+
+    def _remember_dir(self, path: Path) -> None:
+        app_settings().setValue(_LAST_DIR_KEY, str(Path(path).parent))

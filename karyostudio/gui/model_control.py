@@ -1,0 +1,134 @@
+"""The "Run model" feature: model chooser, worker run with progress and Cancel, result as one command.
+
+The result of a run replaces all outlines as ONE ReplaceInstances command, so a single undo
+brings back what was there before. A result that arrives after the user opened another file
+is dropped (it belongs to an image that is no longer shown).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QComboBox
+
+from karyostudio.core.commands import ReplaceInstances
+from karyostudio.gui.dialogs.messages import show_error
+from karyostudio.gui.settings import app_settings
+from karyostudio.gui.workers import ModelRunner, PredictorLoader
+from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
+
+if TYPE_CHECKING:
+    from karyostudio.gui.main_window import MainWindow
+
+ModelLister = Callable[[], list[ModelInfo]]
+_MODEL_KEY = "models/last"
+
+
+def list_models() -> list[ModelInfo]:
+    from karyostudio.models.registry import available_models
+
+    return available_models()
+
+
+class ModelController(QObject):
+    def __init__(self, window: "MainWindow", loader: PredictorLoader, lister: ModelLister = list_models):
+        super().__init__(window)
+        self.window = window
+        self._lister = lister
+        self._infos: list[ModelInfo] = []
+        self._run_session = None
+        self.combo = QComboBox()
+        self.combo.setToolTip("Model used by Run model")
+        self.combo.setMinimumContentsLength(14)
+        self.runner = ModelRunner(loader, self)
+        self.runner.busy_changed.connect(self._busy_changed)
+        self.runner.progress.connect(window.status.set_progress)
+        self.runner.succeeded.connect(self._succeeded)
+        self.runner.failed.connect(self._failed)
+        self.runner.cancelled.connect(lambda: window.status.message("model run cancelled"))
+        window.status.cancel_requested.connect(self.cancel)
+        self.combo.currentIndexChanged.connect(self._model_chosen)
+
+    @property
+    def model_name(self) -> str | None:
+        return self.combo.currentData()
+
+    def refresh(self, preferred: str | None = None) -> None:
+        """Fill the chooser (default model first); prefer the given or last used model."""
+        self._infos = self._lister()
+        wanted = preferred or str(app_settings().value(_MODEL_KEY, DEFAULT_MODEL))
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for info in self._infos:
+            text = info.name if info.weights_present else f"{info.name} (not installed)"
+            self.combo.addItem(text, info.name)
+            self.combo.setItemData(self.combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
+        index = self.combo.findData(wanted)
+        if index < 0 and preferred is not None:  # a name the lister does not know (a path, say)
+            self.combo.addItem(preferred, preferred)
+            index = self.combo.count() - 1
+        self.combo.setCurrentIndex(max(index, 0))
+        self.combo.blockSignals(False)
+        self._show_model_state()
+
+    def installed(self, name: str | None) -> bool:
+        info = next((i for i in self._infos if i.name == name), None)
+        return info is None or info.weights_present  # unknown names may be paths; let loading decide
+
+    def run(self) -> bool:
+        """Start the chosen model on the current image; False when it cannot start."""
+        session = self.window.session
+        name = self.model_name
+        if session.image is None:
+            self.window.status.message("open an image first: there is nothing to analyse")
+            return False
+        if name is None:
+            self.window.status.message("no model is available")
+            return False
+        if not self.runner.start(name, session.image):
+            return False
+        self._run_session = session
+        self.window.status.message(f"running {name}…", 0)
+        return True
+
+    def cancel(self) -> None:
+        if self.runner.running:
+            self.runner.cancel()
+            self.window.status.message("cancelling…", 0)
+
+    def _model_chosen(self) -> None:
+        if self.model_name is not None:
+            app_settings().setValue(_MODEL_KEY, self.model_name)
+        self._show_model_state()
+
+    def _show_model_state(self) -> None:
+        name = self.model_name
+        if name is None:
+            text = "no model available"
+        elif not self.installed(name):
+            text = f"model {name} is not installed (see `karyostudio models`)"
+        else:
+            text = f"model: {name}"
+        self.window.status.set_model_state(text)
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.window.status.show_running(busy)
+        self.window.act.run_model.setEnabled(not busy)
+        self.window.act.cancel_run.setEnabled(busy)
+        self.combo.setEnabled(not busy)
+        if not busy:
+            self.window.status.clearMessage()
+
+    def _succeeded(self, instances, model_name: str) -> None:
+        session, self._run_session = self._run_session, None
+        if session is not self.window.session:
+            self.window.status.message("a model result for a closed image was dropped")
+            return
+        self.window.selection.clear()
+        session.history.push(ReplaceInstances(instances, text=f"run model {model_name}"))
+        self.window.status.message(f"{model_name} found {len(instances)} outlines")
+
+    def _failed(self, message: str) -> None:
+        self._run_session = None
+        show_error(self.window, "Model run failed", f"The model could not analyse the image.\n\n{message}")
