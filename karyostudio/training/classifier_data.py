@@ -32,7 +32,7 @@ from karyostudio.io.errors import AnnotationReadError, ImageReadError
 from karyostudio.models.classic.crops import NUM_FEATURES, box_crops
 
 # Bump when crop extraction changes so stale caches are rebuilt.
-CROP_CODE_VERSION = 1
+CROP_CODE_VERSION = 2
 
 
 @dataclass(frozen=True)

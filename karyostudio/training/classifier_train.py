@@ -41,6 +41,10 @@ from karyostudio.models.classic.classifier import (
 from karyostudio.training.classifier_data import CropDataset, list_image_ids, load_or_build, split_by_patient
 
 
+class TrainingError(RuntimeError):
+    """Training could not produce a model (e.g. no time left to train)."""
+
+
 @dataclass
 class ClassifierTrainConfig:
     data_root: str
@@ -276,6 +280,7 @@ def _final_phase_seconds(net: CropNet, val: CropDataset) -> float:
     if len(val) == 0:
         return 5.0
     sample = val.select_cells(val.image_ids[:8])
+    predict_logits(net, sample)  # the first call pays one-off start-up costs
     t = time.monotonic()
     predict_logits(net, sample)
     per_crop = (time.monotonic() - t) / max(len(sample), 1)
@@ -305,6 +310,9 @@ def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | N
     fit_deadline = None if deadline is None else deadline - _final_phase_seconds(net, val)
     best_state, best_epoch, best_acc, history = fit(net, train, val, config, callbacks=callbacks,
                                                     cancel=cancel, deadline=fit_deadline)
+    if best_epoch < 0:
+        raise TrainingError(f"the time budget ({config.max_minutes} min) ran out before the first "
+                            f"training step; raise max_minutes")
     net.load_state_dict(best_state)
     val_logits = predict_logits(net, val)
     temperature = fit_temperature(val_logits, val.labels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from karyostudio.geometry.polygons import polygon_to_mask
+from karyostudio.geometry.polygons import mask_to_polygon, polygon_to_mask
 from karyostudio.models.classic import crops as C
 
 BACKGROUND = 220.0
@@ -76,6 +76,20 @@ def test_heavier_end_is_put_on_top():
         draw(img, poly, dark_end=30, pale_end=190)
         crop = C.cell_crops(img, [poly]).crops[0]
         assert crop[:32].sum() > 1.5 * crop[32:].sum()
+
+
+def test_crops_are_rotated_not_mirrored():
+    base = blank()
+    base[60:100, 95:105] = 30  # dark upper half of a vertical chromosome
+    base[100:140, 95:105] = 150  # pale lower half
+    base[70:78, 87:95] = 30  # a knob on its left near the top
+    for turns in range(4):  # the same picture turned by 0, 90, 180 and 270 degrees
+        img = np.ascontiguousarray(np.rot90(base, turns))
+        crop = C.cell_crops(img, [mask_to_polygon(img < 200)]).crops[0]
+        assert crop[:32].sum() > crop[32:].sum()  # dark end on top
+        body = np.flatnonzero(crop[40:].sum(axis=0) > 0.5)  # columns of the lower half
+        knob = np.flatnonzero(crop[:20].sum(axis=0) > 0.5)
+        assert knob.min() < body.min() - 3  # the knob is still on the left
 
 
 def test_neighbours_inside_the_window_are_blanked():

@@ -15,6 +15,7 @@ from karyostudio.models.classic.crops import NUM_FEATURES
 from karyostudio.training.classifier_data import CropDataset
 from karyostudio.training.classifier_train import (
     ClassifierTrainConfig,
+    TrainingError,
     augment,
     evaluate,
     fit,
@@ -164,3 +165,11 @@ def test_expected_calibration_error():
     assert expected_calibration_error(conf, calibrated) == pytest.approx(0.0, abs=1e-9)
     overconfident = np.array([True] * 50 + [False] * 50 + [True] * 55 + [False] * 45)
     assert expected_calibration_error(conf, overconfident) == pytest.approx(0.5 * 0.45, abs=1e-9)
+
+
+def test_no_time_to_train_is_an_error_and_writes_nothing(tmp_path):
+    toy_cells(tmp_path / "data", ["10001", "10011"])
+    config = tiny_config(tmp_path, max_minutes=1e-9, val_fraction=0.5)
+    with pytest.raises(TrainingError):
+        train_classifier(config)
+    assert not (tmp_path / "clf.pt").exists()

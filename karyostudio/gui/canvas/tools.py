@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPainterPath, QPen
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
 from karyostudio.gui.canvas.instance_item import HANDLE_PX, InstanceItem
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class Tool:
     name = "tool"
-    cursor = QCursor(Qt.CursorShape.ArrowCursor)
+    cursor = Qt.CursorShape.ArrowCursor
     drag_mode = QGraphicsView.DragMode.NoDrag
 
     def __init__(self, view: "MetaphaseView"):
@@ -117,7 +117,7 @@ class DrawPolygonTool(Tool):
     """
 
     name = "draw polygon"
-    cursor = QCursor(Qt.CursorShape.CrossCursor)
+    cursor = Qt.CursorShape.CrossCursor
 
     def __init__(self, view: "MetaphaseView", on_finish: Callable[[np.ndarray], None],
                  on_exit: Callable[[], None]):

@@ -1,8 +1,15 @@
-"""Message boxes used across the application (one place, so tests can stand in for them)."""
+"""Message boxes used across the application (one place, so tests and batch use can replace them).
+
+Inside ``non_interactive()`` (screenshot mode) nothing blocks: errors and warnings go to
+stderr and questions about unsaved changes are answered "discard".
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from enum import Enum
+from typing import Iterator
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -13,16 +20,37 @@ class UnsavedChoice(Enum):
     CANCEL = "cancel"
 
 
+_interactive = True
+
+
+@contextlib.contextmanager
+def non_interactive() -> Iterator[None]:
+    global _interactive
+    previous, _interactive = _interactive, False
+    try:
+        yield
+    finally:
+        _interactive = previous
+
+
 def show_error(parent: QWidget | None, title: str, text: str) -> None:
-    QMessageBox.critical(parent, title, text)
+    if _interactive:
+        QMessageBox.critical(parent, title, text)
+    else:
+        print(f"karyostudio: {title}: {text}", file=sys.stderr)
 
 
 def show_warning(parent: QWidget | None, title: str, text: str) -> None:
-    QMessageBox.warning(parent, title, text)
+    if _interactive:
+        QMessageBox.warning(parent, title, text)
+    else:
+        print(f"karyostudio: {title}: {text}", file=sys.stderr)
 
 
 def ask_unsaved_changes(parent: QWidget | None, name: str) -> UnsavedChoice:
     """Ask what to do with unsaved changes of the document called name."""
+    if not _interactive:
+        return UnsavedChoice.DISCARD
     buttons = QMessageBox.StandardButton
     answer = QMessageBox.question(
         parent, "Unsaved changes", f"Save the changes to {name} before closing it?",

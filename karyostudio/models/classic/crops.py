@@ -194,7 +194,7 @@ def normalised_crop(darkness: np.ndarray, mask: np.ndarray, origin: tuple[int, i
     pts = np.stack([xs + 0.5, ys + 0.5], axis=1)
     centre = pts.mean(axis=0)
     axis_u = _major_axis(pts - centre)  # unit vector along the chromosome
-    axis_v = np.array([-axis_u[1], axis_u[0]])
+    axis_v = np.array([axis_u[1], -axis_u[0]])  # (across, along) keeps the image's handedness
     u = (pts - centre) @ axis_u
     v = (pts - centre) @ axis_v
     length = float(u.max() - u.min() + 1.0)

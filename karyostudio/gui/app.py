@@ -1,0 +1,111 @@
+"""Starting the desktop application: the QApplication, the first document, screenshot mode.
+
+``launch`` is what ``karyostudio gui`` calls. Without a file it opens the bundled sample
+metaphase. In screenshot mode it runs without any blocking dialog, waits for an --auto model
+run to finish, writes the window as a PNG (atomically) and returns.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QTimer
+from PySide6.QtWidgets import QApplication
+
+import karyostudio
+from karyostudio.io.atomic import atomic_write_bytes
+from karyostudio.gui.dialogs.messages import non_interactive
+from karyostudio.gui.main_window import MainWindow
+from karyostudio.gui.settings import APP_NAME
+
+SAMPLES_DIR = Path(karyostudio.__file__).resolve().parents[1] / "resources" / "samples"
+SAMPLE_IMAGE = SAMPLES_DIR / "sample_metaphase.png"
+SCREENSHOT_SIZE = (1400, 900)
+
+
+class LaunchError(Exception):
+    """The application could not do what the command line asked (message for the user)."""
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    file: Path | None = None
+    model: str | None = None
+    screenshot: Path | None = None
+    auto: bool = False
+
+
+def create_application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else APP_NAME])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    return app
+
+
+def launch(options: LaunchOptions) -> int:
+    if options.file is not None and not options.file.exists():
+        raise LaunchError(f"no such file: {options.file}")
+    if options.screenshot is not None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith("linux"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        with non_interactive():
+            return _screenshot(options)
+    app = create_application()
+    window = MainWindow()
+    window.models.refresh(preferred=options.model)
+    window.show()
+    open_initial(window, options.file)
+    QTimer.singleShot(0, window.files.offer_recovery)
+    if options.auto:
+        QTimer.singleShot(0, window.models.run)
+    return app.exec()
+
+
+def open_initial(window: MainWindow, file: Path | None) -> bool:
+    """Open the given file, else the bundled sample; say so when there is nothing to open."""
+    if file is not None:
+        return window.files.open_path(file)
+    if SAMPLE_IMAGE.is_file():
+        return window.files.open_path(SAMPLE_IMAGE)
+    window.status.message(f"the bundled sample image is missing ({SAMPLE_IMAGE}); open an image with Ctrl+O", 0)
+    return False
+
+
+def _screenshot(options: LaunchOptions) -> int:
+    app = create_application()
+    window = MainWindow()
+    window.models.refresh(preferred=options.model)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    if not open_initial(window, options.file) and options.file is not None:
+        window.discard_and_close()
+        raise LaunchError(f"could not open {options.file}")
+    status = 0
+    if options.auto:
+        failures: list[str] = []
+        window.models.runner.failed.connect(failures.append)
+        if not window.models.run():
+            failures.append("the model run could not start")
+        window.models.runner.wait()
+        status = 1 if failures else 0
+    app.processEvents()
+    window.view.fit_to_window()
+    app.processEvents()
+    write_screenshot(window, options.screenshot)
+    window.discard_and_close()
+    return status
+
+
+def write_screenshot(window: MainWindow, path: Path) -> None:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not window.grab().save(buffer, "PNG"):
+        raise LaunchError("could not render the window")
+    buffer.close()
+    atomic_write_bytes(path, bytes(data.data()))

@@ -1,0 +1,195 @@
+"""The main window: composes canvas, panels, actions and controllers; holds no logic of its own.
+
+What each part does lives in its module: files.FileController (open/save/recovery),
+model_control.ModelController (model runs), editing.Editor (commands), label_keys (class
+keys), canvas/ (view, scene, tools), panels/ (instance list, display, status bar).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QPoint, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+
+from karyostudio.gui.actions import build_menus, context_menu, create_actions
+from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
+from karyostudio.gui.canvas.scene import MetaphaseScene
+from karyostudio.gui.canvas.tools import DrawPolygonTool, SelectTool
+from karyostudio.gui.canvas.view import MetaphaseView
+from karyostudio.gui.editing import Editor
+from karyostudio.gui.files import FileController
+from karyostudio.gui.label_keys import LabelKeyEntry, LabelKeyFilter
+from karyostudio.gui.model_control import ModelController, ModelLister, list_models
+from karyostudio.gui.panels.display import DisplayPanel
+from karyostudio.gui.panels.instances import InstancePanel
+from karyostudio.gui.panels.status import StatusBar
+from karyostudio.gui.selection import Selection
+from karyostudio.gui.session import Session
+from karyostudio.gui.settings import app_settings
+from karyostudio.gui.workers import PredictorLoader, default_loader
+
+_GEOMETRY_KEY, _STATE_KEY = "window/geometry", "window/state"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, predictor_loader: PredictorLoader = default_loader,
+                 model_lister: ModelLister = list_models, recovery_directory: Path | None = None,
+                 autosave_delay_ms: int = AUTOSAVE_DELAY_MS):
+        super().__init__()
+        self.session = Session.empty()
+        self._force_close = False
+        self.selection = Selection(self)
+        self.scene = MetaphaseScene(self.selection, self)
+        self.view = MetaphaseView(self.scene)
+        self.setCentralWidget(self.view)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.instance_panel = InstancePanel(self.selection)
+        self.display_panel = DisplayPanel()
+        docks = [self._dock("Outlines", self.instance_panel), self._dock("Display", self.display_panel)]
+        self.resizeDocks(docks, [380, 380], Qt.Orientation.Horizontal)
+        self.act = create_actions(self)
+        self.editor = Editor(lambda: self.session, self.selection)
+        self.autosaver = Autosaver(recovery_directory, autosave_delay_ms, self)
+        self.files = FileController(self)
+        self.models = ModelController(self, predictor_loader, model_lister)
+        self.label_keys = LabelKeyEntry(parent=self)
+        self._key_filter = LabelKeyFilter(self.label_keys, self)
+        self.select_tool = SelectTool(self.view, self.editor.edit_vertices)
+        self.draw_tool = DrawPolygonTool(self.view, self.editor.add_polygon, self.act.select_tool.trigger)
+        build_menus(self, self.act, self.set_label)
+        self._build_toolbar()
+        self._connect()
+        self.view.set_tool(self.select_tool)
+        self.set_session(self.session)
+        self.models.refresh()
+        self._restore_layout()
+
+    # --- composition -----------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("toolbar_main")
+        a = self.act
+        bar.addActions([a.open, a.save])
+        bar.addSeparator()
+        bar.addActions([a.undo, a.redo])
+        bar.addSeparator()
+        bar.addActions([a.select_tool, a.draw_tool, a.fit])
+        bar.addSeparator()
+        bar.addWidget(self.models.combo)
+        bar.addActions([a.run_model, a.cancel_run])
+        self.addToolBar(bar)
+
+    def _connect(self) -> None:
+        a, view = self.act, self.view
+        a.open.triggered.connect(self.files.open_dialog)
+        a.save.triggered.connect(self.files.save)
+        a.save_as.triggered.connect(self.files.save_as)
+        a.quit.triggered.connect(self.close)
+        a.undo.triggered.connect(self.editor.undo)
+        a.redo.triggered.connect(self.editor.redo)
+        a.delete.triggered.connect(self.editor.delete_selected)
+        a.toggle_reviewed.triggered.connect(self.editor.toggle_reviewed)
+        a.select_all.triggered.connect(lambda: self.selection.set(i.id for i in self.session.document))
+        a.next_unreviewed.triggered.connect(self._next_unreviewed)
+        a.select_tool.triggered.connect(lambda: view.set_tool(self.select_tool))
+        a.draw_tool.triggered.connect(lambda: view.set_tool(self.draw_tool))
+        a.fit.triggered.connect(view.fit_to_window)
+        a.zoom_in.triggered.connect(lambda: view.zoom_by(1.25, anchor_under_mouse=False))
+        a.zoom_out.triggered.connect(lambda: view.zoom_by(0.8, anchor_under_mouse=False))
+        a.actual_size.triggered.connect(view.actual_size)
+        a.run_model.triggered.connect(self.models.run)
+        a.cancel_run.triggered.connect(self.models.cancel)
+        self.label_keys.chosen.connect(self.set_label)
+        self.label_keys.pending_changed.connect(self._label_pending)
+        view.installEventFilter(self._key_filter)
+        self.instance_panel.table.installEventFilter(self._key_filter)
+        view.scale_changed.connect(self.status.set_zoom)
+        view.cursor_moved.connect(lambda pos: self.status.set_cursor(pos, self.session.image))
+        view.context_menu_requested.connect(self._context_menu)
+        self.instance_panel.activated.connect(view.centre_on_instance)
+        self.display_panel.settings_changed.connect(self.scene.image_item.set_settings)
+        self.autosaver.failed.connect(self.status.message)
+
+    # --- session ---------------------------------------------------------------------------
+    def set_session(self, session: Session) -> None:
+        """Show another session (the caller has dealt with the previous one's unsaved changes)."""
+        self.label_keys.cancel()
+        self.session = session
+        self.selection.follow(session.document)
+        self.scene.set_document(session.document)
+        self.instance_panel.set_document(session.document)
+        self.display_panel.set_image(session.image, self.scene.image_item.settings)
+        self.autosaver.set_session(session)
+        session.history.subscribe(self._history_changed)
+        self._history_changed()
+        self.view.fit_to_window()
+
+    def _history_changed(self) -> None:
+        history = self.session.history
+        self.act.undo.setEnabled(history.can_undo)
+        self.act.redo.setEnabled(history.can_redo)
+        self.act.undo.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
+        self.act.redo.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
+        self.setWindowTitle(f"{self.session.key}[*] \u2014 karyostudio")
+        self.setWindowModified(self.session.dirty)
+
+    # --- small behaviours wired above ------------------------------------------------------
+    def set_label(self, label: str | None) -> None:
+        count = self.editor.set_label(label)
+        if count:
+            self.status.message(f"labelled {count} outline(s) {label or 'unlabeled'}")
+        else:
+            self.status.message("select an outline first, then type its class")
+
+    def _label_pending(self, digit: str) -> None:
+        if digit:
+            last = "19" if digit == "1" else "22"
+            self.status.message(f"class {digit}\u2026 (a second digit names {digit}0-{last})", 1500)
+
+    def _next_unreviewed(self) -> None:
+        instance_id = self.editor.select_next_unreviewed()
+        if instance_id is None:
+            self.status.message("every outline is reviewed")
+        else:
+            self.view.centre_on_instance(instance_id)
+
+    def _context_menu(self, instance_id: int | None, global_pos: QPoint) -> None:
+        context_menu(self, self.act, self.set_label, bool(self.selection)).exec(global_pos)
+
+    # --- closing ---------------------------------------------------------------------------
+    def discard_and_close(self) -> None:
+        """Close without asking about unsaved changes (non-interactive use); keeps no recovery file."""
+        self._force_close = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._force_close and not self.files.maybe_save():
+            event.ignore()
+            return
+        self.models.runner.shutdown()
+        self.autosaver.discard()
+        if not self._force_close:  # non-interactive runs leave the user's layout alone
+            settings = app_settings()
+            settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
+            settings.setValue(_STATE_KEY, self.saveState())
+        event.accept()
+
+    def _restore_layout(self) -> None:
+        settings = app_settings()
+        geometry, state = settings.value(_GEOMETRY_KEY), settings.value(_STATE_KEY)
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 860)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
