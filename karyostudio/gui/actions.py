@@ -32,6 +32,7 @@ class Actions:
     next_unreviewed: QAction
     select_tool: QAction
     draw_tool: QAction
+    show_labels: QAction
     fit: QAction
     zoom_in: QAction
     zoom_out: QAction
@@ -72,6 +73,8 @@ def create_actions(window: QMainWindow) -> Actions:
                             checkable=True),
         draw_tool=_action(window, "&Draw polygon", "D",
                           tip="Click vertices; Enter or double-click closes, Esc cancels", checkable=True),
+        show_labels=_action(window, "Show class &labels", "L", tip="Show the class tag of every outline",
+                            checkable=True),
         fit=_action(window, "&Fit to window", "F", "Ctrl+0"),
         zoom_in=_action(window, "Zoom &in", "Ctrl++", "+", "Ctrl+="),
         zoom_out=_action(window, "Zoom &out", "Ctrl+-", "-"),
@@ -83,6 +86,7 @@ def create_actions(window: QMainWindow) -> Actions:
     tools.addAction(actions.select_tool)
     tools.addAction(actions.draw_tool)
     actions.select_tool.setChecked(True)
+    actions.show_labels.setChecked(True)
     actions.cancel_run.setEnabled(False)
     window.addActions(actions.all())  # shortcuts work even for actions only in context menus
     return actions
@@ -117,6 +121,8 @@ def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str |
     tools.addActions([actions.select_tool, actions.draw_tool])
     view = bar.addMenu("&View")
     view.addActions([actions.fit, actions.zoom_in, actions.zoom_out, actions.actual_size])
+    view.addSeparator()
+    view.addAction(actions.show_labels)
     analysis = bar.addMenu("&Analysis")
     analysis.addActions([actions.run_model, actions.cancel_run])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
 
 from karyostudio.gui.actions import build_menus, context_menu, create_actions
 from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         a.select_tool.triggered.connect(lambda: view.set_tool(self.select_tool))
         a.draw_tool.triggered.connect(lambda: view.set_tool(self.draw_tool))
         a.fit.triggered.connect(view.fit_to_window)
+        a.show_labels.toggled.connect(self.scene.set_labels_visible)
         a.zoom_in.triggered.connect(lambda: view.zoom_by(1.25, anchor_under_mouse=False))
         a.zoom_out.triggered.connect(lambda: view.zoom_by(0.8, anchor_under_mouse=False))
         a.actual_size.triggered.connect(view.actual_size)
@@ -138,8 +139,9 @@ class MainWindow(QMainWindow):
         history = self.session.history
         self.act.undo.setEnabled(history.can_undo)
         self.act.redo.setEnabled(history.can_redo)
-        self.act.undo.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
-        self.act.redo.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
+        # Texts stay short (toolbar buttons keep their width); tool tips say what would be undone.
+        self.act.undo.setToolTip(f"Undo {history.undo_text} (Ctrl+Z)" if history.can_undo else "Nothing to undo")
+        self.act.redo.setToolTip(f"Redo {history.redo_text} (Ctrl+Shift+Z)" if history.can_redo else "Nothing to redo")
         self.setWindowTitle(f"{self.session.key}[*] \u2014 karyostudio")
         self.setWindowModified(self.session.dirty)
 
@@ -163,8 +165,14 @@ class MainWindow(QMainWindow):
         else:
             self.view.centre_on_instance(instance_id)
 
+    def build_context_menu(self) -> QMenu:
+        """The canvas menu for the current selection (label, review, delete, tools)."""
+        return context_menu(self, self.act, self.set_label, bool(self.selection))
+
     def _context_menu(self, instance_id: int | None, global_pos: QPoint) -> None:
-        context_menu(self, self.act, self.set_label, bool(self.selection)).exec(global_pos)
+        menu = self.build_context_menu()
+        menu.exec(global_pos)
+        menu.deleteLater()
 
     # --- closing ---------------------------------------------------------------------------
     def discard_and_close(self) -> None:

@@ -18,6 +18,7 @@ import pytest
 from PySide6.QtCore import QSettings, QThread, QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
+import karyostudio.gui  # noqa: F401  first: guards None/True/False (see karyostudio.gui.compat)
 from karyostudio.io.images import write_image
 from karyostudio.models.registry import ModelInfo
 

@@ -159,19 +159,37 @@ def test_draw_polygon_with_clicks(editing, qtbot):
     assert 4 not in doc
 
 
-def test_context_menu_labels_selection(editing, qtbot, monkeypatch):
+def test_context_menu_labels_selection(editing, qtbot):
     window = editing
     click_instance(qtbot, window, 40, 40)
-    chosen = []
-
-    def fake_exec(menu, pos):
-        chosen.append([a.text() for a in menu.actions()])
-        label_menu = menu.actions()[0].menu()
-        group_a = label_menu.actions()[0].menu()
-        group_a.actions()[2].trigger()  # "3"
-
-    from PySide6.QtWidgets import QMenu
-    monkeypatch.setattr(QMenu, "exec", fake_exec)
-    window.view.context_menu_requested.emit(1, window.view.mapToGlobal(at(window, 40, 40)))
+    menu = window.build_context_menu()
+    texts = [a.text() for a in menu.actions()]
+    assert texts[:3] == ["&Label as", window.act.toggle_reviewed.text(), window.act.delete.text()]
+    group_a = menu.actions()[0].menu().actions()[0].menu()
+    assert [a.text() for a in group_a.actions()] == ["1", "2", "3"]
+    group_a.actions()[2].trigger()
     assert window.session.document.get(1).label == "3"
-    assert "&Label as" in chosen[0]
+    menu.deleteLater()
+
+
+def test_an_edit_touches_only_the_named_outline_among_500(window, monkeypatch):
+    from karyostudio.core.commands import SetLabel
+    from karyostudio.core.document import Document
+    from karyostudio.gui.canvas.instance_item import InstanceItem
+    from karyostudio.gui.session import Session
+
+    instances = [Instance(id=i + 1, polygon=square(20 * (i % 25), 20 * (i // 25), 15)) for i in range(500)]
+    session = Session(Document.from_instances(instances, image_size=(500, 400)))
+    window.set_session(session)
+    items_before = {i: window.scene.item_for(i) for i in range(1, 501)}
+    updated = []
+    original = InstanceItem.set_instance
+    monkeypatch.setattr(InstanceItem, "set_instance", lambda self, inst: updated.append(inst.id) or original(self, inst))
+    changed_rows = []
+    window.instance_panel.model.dataChanged.connect(lambda first, last: changed_rows.append((first.row(), last.row())))
+
+    session.history.push(SetLabel([250], "5"))
+    assert updated == [250]
+    assert changed_rows == [(249, 249)]
+    assert all(window.scene.item_for(i) is items_before[i] for i in range(1, 501))
+    assert window.scene.item_for(250).tag.text == "5 \u2713"

@@ -154,7 +154,13 @@ class InstanceItem(QGraphicsPolygonItem):
         painter.setPen(QPen(Qt.GlobalColor.black, 1.0))
         painter.setBrush(Qt.GlobalColor.white)
         half = HANDLE_PX / 2.0
+        last: QPointF | None = None
         for x, y in self._points:
             p = transform.map(QPointF(float(x), float(y)))
+            # Dense outlines (pixel-edge polygons) would show a solid band of handles: skip
+            # those that would overlap the previous one; dragging still picks any vertex.
+            if last is not None and abs(p.x() - last.x()) + abs(p.y() - last.y()) < 1.5 * HANDLE_PX:
+                continue
             painter.drawRect(QRectF(p.x() - half, p.y() - half, HANDLE_PX, HANDLE_PX))
+            last = p
         painter.restore()

@@ -35,6 +35,7 @@ class MetaphaseScene(QGraphicsScene):
         self._unsubscribe: Callable[[], None] | None = None
         self._syncing = False
         self._handle_margin = HANDLE_PX
+        self._labels_visible = True
         self.selectionChanged.connect(self._scene_selection_changed)
         selection.changed.connect(self._apply_selection)
 
@@ -73,8 +74,14 @@ class MetaphaseScene(QGraphicsScene):
     def instance_items(self) -> list[InstanceItem]:
         return list(self._items.values())
 
+    def set_labels_visible(self, visible: bool) -> None:
+        self._labels_visible = visible
+        for item in self._items.values():
+            item.tag.setVisible(visible)
+
     def _add_item(self, instance) -> None:
         item = InstanceItem(instance, self._handle_margin)
+        item.tag.setVisible(self._labels_visible)
         self._items[instance.id] = item
         self.addItem(item)
 
@@ -109,6 +116,9 @@ class MetaphaseScene(QGraphicsScene):
                 selected = instance_id in wanted
                 if item.isSelected() != selected:
                     item.setSelected(selected)
+                # Selected outlines are drawn above their neighbours. (Done here rather than in
+                # an itemChange override, which leaks references to None in PySide6 6.12.)
+                item.setZValue(1.0 if selected else 0.0)
         finally:
             self._syncing = False
 

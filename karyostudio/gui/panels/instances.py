@@ -1,22 +1,27 @@
 """The instance list: one row per outline (class, score, area, reviewed, source).
 
 InstanceTableModel rows are the document's ids in ascending order (so rows do not depend on
-the document's internal order, which undo restores only after its change event); it reads
-values from the document on demand and applies each change event row by row. Sorting by a
-column happens in a proxy model; the selection is kept in step with the shared Selection.
+the document's internal order, which undo restores only after its change event). It keeps
+each row's values, computed when the instance enters or changes, and applies each change
+event row by row. Sorting by a column happens in a proxy model that sorts when asked (a
+header click), not after every edit: rows do not jump away while a person reviews them, and
+an edit costs one row, not a re-sort of hundreds. The selection follows the shared Selection.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, \
     QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QTableView, QVBoxLayout, \
+    QWidget
 
 from karyostudio.core.classes import karyogram_order
 from karyostudio.core.document import Document, DocumentChanged
+from karyostudio.core.instance import Instance
 from karyostudio.gui.palette import class_colour
 from karyostudio.gui.selection import Selection
 from karyostudio.models.base import is_cluster, prediction_karyotype
@@ -34,18 +39,24 @@ class InstanceTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._document: Document | None = None
         self._ids: list[int] = []
+        self._rows: dict[int, _RowValues] = {}
         self._unsubscribe: Callable[[], None] | None = None
 
     def set_document(self, document: Document | None) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        self.beginResetModel()
         self._document = document
-        self._ids = sorted(i.id for i in document) if document is not None else []
-        self.endResetModel()
+        self._reset()
         if document is not None:
             self._unsubscribe = document.subscribe(self._on_change)
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        instances = list(self._document) if self._document is not None else []
+        self._rows = {inst.id: _row_values(inst) for inst in instances}
+        self._ids = sorted(self._rows)
+        self.endResetModel()
 
     def id_at(self, row: int) -> int:
         return self._ids[row]
@@ -66,21 +77,19 @@ class InstanceTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or self._document is None:
+        if not index.isValid():
             return None
-        inst = self._document.get(self._ids[index.row()])
+        instance_id = self._ids[index.row()]
+        row = self._rows[instance_id]
         column = index.column()
-        if role == ID_ROLE:
-            return inst.id
         if role == Qt.ItemDataRole.DisplayRole:
-            return (str(inst.id), _class_text(inst), f"{inst.score:.2f}" if inst.score is not None else "",
-                    f"{inst.area:.0f}", "\u2713" if inst.reviewed else "", inst.source)[column]
+            return row.display[column]
         if role == SORT_ROLE:
-            label_key = karyogram_order(inst.label) if inst.label is not None else 99
-            return (inst.id, label_key, inst.score if inst.score is not None else -1.0, inst.area,
-                    int(inst.reviewed), inst.source)[column]
+            return row.sort_keys[column]
+        if role == ID_ROLE:
+            return instance_id
         if role == Qt.ItemDataRole.DecorationRole and column == 1:
-            return class_colour(inst.label)
+            return class_colour(row.label)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -89,29 +98,45 @@ class InstanceTableModel(QAbstractTableModel):
         added, removed = set(event.added), set(event.removed)
         gone, new, edited = removed - added, added - removed, removed & added
         if len(gone) + len(new) > _RESET_ABOVE:
-            self.beginResetModel()
-            self._ids = sorted(i.id for i in self._document)
-            self.endResetModel()
+            self._reset()
             return
         for instance_id in sorted(gone, reverse=True):
             row = self.row_of(instance_id)
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._ids[row]
+            del self._rows[instance_id]
             self.endRemoveRows()
         for instance_id in sorted(new):
             row = bisect.bisect_left(self._ids, instance_id)
             self.beginInsertRows(QModelIndex(), row, row)
             self._ids.insert(row, instance_id)
+            self._rows[instance_id] = _row_values(self._document.get(instance_id))
             self.endInsertRows()
         for instance_id in edited:
+            self._rows[instance_id] = _row_values(self._document.get(instance_id))
             row = self.row_of(instance_id)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
-def _class_text(inst) -> str:
+@dataclass(frozen=True)
+class _RowValues:
+    label: str | None
+    display: tuple[str, ...]
+    sort_keys: tuple
+
+
+def _row_values(inst: Instance) -> _RowValues:
     if inst.label is not None:
-        return inst.label
-    return "cluster" if is_cluster(inst) else "unlabeled"
+        class_text = inst.label
+    else:
+        class_text = "cluster" if is_cluster(inst) else "unlabeled"
+    area = inst.area
+    display = (str(inst.id), class_text, f"{inst.score:.2f}" if inst.score is not None else "",
+               f"{area:.0f}", "\u2713" if inst.reviewed else "", inst.source)
+    label_key = karyogram_order(inst.label) if inst.label is not None else 99
+    sort_keys = (inst.id, label_key, inst.score if inst.score is not None else -1.0, area,
+                 int(inst.reviewed), inst.source)
+    return _RowValues(inst.label, display, sort_keys)
 
 
 class InstancePanel(QWidget):
@@ -126,6 +151,7 @@ class InstancePanel(QWidget):
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setDynamicSortFilter(False)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -135,9 +161,15 @@ class InstancePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Column widths are fitted when a document is shown, not kept fitted: ResizeToContents
+        # would read every row again after each edit.
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setResizeContentsPrecision(64)  # fit widths to a sample of rows
         self.summary = QLabel()
+        # A long karyotype must not widen the dock: the label takes the width it is given
+        # and shows the whole text as its tool tip.
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
@@ -160,6 +192,7 @@ class InstancePanel(QWidget):
         if document is not None:
             self._unsubscribe = document.subscribe(lambda _event: self._refresh(document))
         self._refresh(document)
+        self.table.resizeColumnsToContents()
         self._apply_selection()
 
     def _refresh(self, document: Document | None) -> None:
@@ -175,6 +208,7 @@ class InstancePanel(QWidget):
         if instances:
             parts.append(prediction_karyotype(instances))
         self.summary.setText(" \u00b7 ".join(parts))
+        self.summary.setToolTip(self.summary.text())
         self._apply_selection()  # rows inserted or reset by this change lose their selection
 
     def _table_selection_changed(self) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
+
+from karyostudio.models.classic.threshold import holes
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _along(mask: np.ndarray, zone_dist: np.ndarray, a: np.ndarray, b: np.ndarray
 def no_cut_zone_distance(mask: np.ndarray, crossings: list[tuple[float, float]]) -> np.ndarray:
     """Distance to the nearest crossing or enclosed hole; cutting there would chop crossing
     chromosomes into arms."""
-    zone = (ndimage.binary_fill_holes(mask) & ~mask).astype(np.uint8)
+    zone = holes(mask).astype(np.uint8)
     for x, y in crossings:
         zone[int(round(y)), int(round(x))] = 1
     if not zone.any():

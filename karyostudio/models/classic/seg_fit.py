@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 
 from karyostudio.io.atomic import atomic_write_text
-from karyostudio.models.classic.seg_cuts import apply_cut, candidate_cuts
+from karyostudio.models.classic.seg_cuts import Cut, apply_cut, candidate_cuts
 from karyostudio.models.classic.seg_piece_features import NUM_FEATURES, piece_features
 from karyostudio.models.classic.seg_piece_model import CLUSTER, DEBRIS, FRAGMENT, OUTCOMES, SINGLE, fit_piece_model
 from karyostudio.models.classic.segment import SegmentParams, component_windows, find_components
-from karyostudio.models.classic.separate import contact_length
+from karyostudio.models.classic.separate import contact_length, crop_to_content
 
 WEIGHTS_MODULE = Path(__file__).with_name("seg_piece_weights.py")
 HELD_OUT_STEP = 20  # ids at multiples of this position are the benchmark's
@@ -85,19 +85,22 @@ def collect_samples(image: np.ndarray, gt: np.ndarray, params: SegmentParams,
     for c in fg.components:
         dark, border = component_windows(fg, c)
 
-        def visit(mask: np.ndarray, level: int) -> None:
-            f, info = piece_features(mask, dark, border, fg.cell, contact_length(mask, c.mask))
+        def visit(mask: np.ndarray, oy: int, ox: int, level: int, made_by: Cut | None) -> None:
+            h, w = mask.shape
+            region = np.s_[oy:oy + h, ox:ox + w]
+            f, info = piece_features(mask, dark[region], border[region] if border is not None else None,
+                                     fg.cell, contact_length(mask, c.mask[region]), made_by)
             feats.append(f)
-            outcomes.append(label_piece(mask, c.x0, c.y0, margin, image.shape, gt))
+            outcomes.append(label_piece(mask, c.x0 + ox, c.y0 + oy, margin, image.shape, gt))
             if level >= len(cuts_per_level):
                 return
             for cut in candidate_cuts(mask, width, params.cuts, info.crossings)[:cuts_per_level[level]]:
                 parts = apply_cut(mask, cut, min_piece)
                 if len(parts) >= 2:
                     for part in parts:
-                        visit(part, level + 1)
+                        visit(*crop_to_content(part, oy, ox), level + 1, cut)
 
-        visit(c.mask, 0)
+        visit(*crop_to_content(c.mask), 0, None)
     return np.asarray(feats).reshape(-1, NUM_FEATURES), np.asarray(outcomes, dtype=int)
 
 
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=12, help="use every EVERY-th id of train.txt ...")
     ap.add_argument("--start", type=int, default=7, help="... starting at this position")
     ap.add_argument("--samples", type=Path, default=None, help="cache of collected samples (.npz)")
-    ap.add_argument("--l2", type=float, default=1e-2)
+    ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--out", type=Path, default=WEIGHTS_MODULE)
     args = ap.parse_args(argv)
 
@@ -138,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         x, y, n_images = np.concatenate(xs), np.concatenate(ys), len(positions)
         if args.samples is not None:
             np.savez_compressed(args.samples, x=x, y=y, images=n_images)
-    model = fit_piece_model(x, y, l2=args.l2)
+    model = fit_piece_model(x, y, hidden=args.hidden, l2=args.l2)
     pred = model.probabilities(x).argmax(axis=1)
     counts = np.bincount(y, minlength=len(OUTCOMES))
     print("samples per outcome:", dict(zip(OUTCOMES, counts.tolist())))
     print(f"training accuracy: {float((pred == y).mean()):.3f}")
     write_weights(model.to_dict(), args.out,
                   f"Fitted on {len(y)} pieces from {n_images} Taichung metaphases (every {args.every}th id "
-                  f"from position {args.start}; l2={args.l2}).")
+                  f"from position {args.start}; {args.hidden} hidden units, l2={args.l2}).")
     print(f"wrote {args.out}")
     return 0
 

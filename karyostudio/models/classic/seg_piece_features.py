@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
-from karyostudio.models.classic.seg_cuts import concavities
+from karyostudio.models.classic.threshold import holes
+from karyostudio.models.classic.seg_cuts import Cut, concavities
 from karyostudio.models.classic.seg_skeleton import SkeletonInfo, analyse
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -35,6 +35,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "border_w",  # pixels on the image border / w
     "contact_w",  # pixels touching sibling pieces of the same component / w (cut length)
     "max_concavity_w",  # deepest concavity of the outline / w
+    "cut_depth_w",  # summed notch depth of the cut that made the piece / w (0: not cut)
+    "cut_two_sided",  # 1 when that cut joined two notches
 )
 NUM_FEATURES = len(FEATURE_NAMES)
 
@@ -49,12 +51,13 @@ class CellStats:
 
 
 def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None, cell: CellStats,
-                   contact: float) -> tuple[np.ndarray, SkeletonInfo]:
+                   contact: float, cut: Cut | None = None) -> tuple[np.ndarray, SkeletonInfo]:
     """Feature vector (FEATURE_NAMES order) and skeleton of a window mask.
 
     ``dark`` is the darkness map over the same window; ``border`` marks window pixels on the
     image border (None when the window does not reach it); ``contact`` is the length (pixels)
-    of the piece's boundary with the rest of its original component.
+    of the piece's boundary with the rest of its original component; ``cut`` is the last cut
+    that made the piece (None for a whole component).
     """
     w = cell.width
     area = float(mask.sum())
@@ -71,7 +74,7 @@ def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None
     ridge_w = 2.0 * dist[ridge] - 1.0 if ridge.any() else np.array([1.0])
     vals = dark[mask]
     ref = max(cell.median_darkness, 1e-6)
-    holes = float((ndimage.binary_fill_holes(mask) & ~mask).sum())
+    hole_area = float(holes(mask).sum())
     _, concave = concavities(mask, 0.0)
     deepest = max((d for _, d in concave), default=0.0)
     log_area_rel = float(np.log(area / max(cell.median_area, 1.0)))
@@ -92,9 +95,11 @@ def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None
         float(vals.mean()) / ref,
         float(vals.std()) / ref,
         float(np.percentile(vals, 10)) / ref,
-        holes / w ** 2,
+        hole_area / w ** 2,
         (float((mask & border).sum()) if border is not None else 0.0) / w,
         contact / w,
         deepest / w,
+        cut.depth / w if cut is not None else 0.0,
+        float(cut is not None and cut.two_sided),
     ], dtype=np.float64)
     return feats, info

@@ -137,7 +137,9 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
     ``image`` is 2-D uint8 or uint16 grayscale. Returns Instances with ids 1..N, no label or
     score, source "classic", pixel-edge polygons and attributes:
       - ``cluster``: True when the outline probably holds several chromosomes it could not
-        separate (touching side by side, crossing, tangled);
+        separate (touching side by side, tangled), and always when its skeleton has a four-way
+        crossing (annotated boxes cannot teach the piece model crossings: the box around an X
+        is about the box of either chromosome in it);
       - ``rotated_box``: [cx, cy, w, h, theta_deg], the minimum-area rectangle with h the long
         side (convention of karyostudio.geometry.rotated);
       - ``seg_score``: the piece model's probability that the outline is one whole chromosome,
@@ -161,12 +163,13 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
     for i, c in enumerate(fg.components):
         report(progress, i, total, "separating touching chromosomes")
         dark, border = component_windows(fg, c)
-        h, w = c.mask.shape
         for piece in separate(c.mask, dark, border, fg.cell, model, p.cuts, p.search, cancel):
             if piece.probabilities[DEBRIS] > p.max_debris:
                 continue
             kept.append(piece)
-            labels[c.y0:c.y0 + h, c.x0:c.x0 + w][piece.mask] = len(kept)
+            h, w = piece.mask.shape
+            y, x = c.y0 + piece.oy, c.x0 + piece.ox
+            labels[y:y + h, x:x + w][piece.mask] = len(kept)
     check(cancel)
     report(progress, total - 1, total, "outlining")
     grown = grow_pieces(labels, len(kept), fg.dark, p.grow_w * width, p.grow_level * fg.level)
@@ -177,7 +180,7 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
             continue
         probs = piece.probabilities
         instances.append(Instance(id=len(instances) + 1, polygon=poly, source=SOURCE, attributes={
-            "cluster": bool(probs[CLUSTER] > probs[SINGLE]),
+            "cluster": bool(probs[CLUSTER] > probs[SINGLE] or piece.crossings > 0),
             "rotated_box": rotated_box(poly),
             "seg_score": round(float(probs[SINGLE]), 4),
         }))

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from karyostudio.core.progress import CancelToken, check
-from karyostudio.models.classic.seg_cuts import CutRules, apply_cut, candidate_cuts
+from karyostudio.models.classic.seg_cuts import Cut, CutRules, apply_cut, candidate_cuts
 from karyostudio.models.classic.seg_piece_features import CellStats, piece_features
 from karyostudio.models.classic.seg_piece_model import CLUSTER, SINGLE, PieceModel
 from karyostudio.models.classic.seg_skeleton import SkeletonInfo
@@ -41,8 +41,13 @@ class SearchRules:
 
 @dataclass(frozen=True)
 class ScoredPiece:
-    mask: np.ndarray  # window mask (window of the component)
+    """A piece as a mask over the sub-window starting at (oy, ox) of its component's window."""
+
+    mask: np.ndarray
+    oy: int
+    ox: int
     probabilities: np.ndarray  # over seg_piece_model.OUTCOMES
+    crossings: int  # four-way skeleton junctions: chromosomes lying across each other
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,29 @@ class _Window:
     model: PieceModel
 
 
+def crop_to_content(mask: np.ndarray, oy: int = 0, ox: int = 0, pad: int = 1) -> tuple[np.ndarray, int, int]:
+    """The mask cut down to its bounding box plus ``pad`` pixels (within the mask's own extent),
+    with the offset of the result added to (oy, ox). Work on small crops keeps the search fast."""
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(rows) == 0:
+        return mask, oy, ox
+    y0, y1 = max(0, rows[0] - pad), min(mask.shape[0], rows[-1] + 1 + pad)
+    x0, x1 = max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + 1 + pad)
+    return mask[y0:y1, x0:x1], oy + int(y0), ox + int(x0)
+
+
 def contact_length(piece: np.ndarray, component: np.ndarray) -> float:
     """Pixels of the component outside ``piece`` that touch it (4-neighbours): the cut length."""
     grown = cv2.dilate(piece.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))).astype(bool)
     return float((grown & component & ~piece).sum())
 
 
-def _score(win: _Window, mask: np.ndarray) -> tuple[np.ndarray, SkeletonInfo]:
-    feats, info = piece_features(mask, win.dark, win.border, win.cell, contact_length(mask, win.component))
+def _score(win: _Window, mask: np.ndarray, oy: int, ox: int, cut: Cut | None = None) -> tuple[np.ndarray, SkeletonInfo]:
+    h, w = mask.shape
+    region = np.s_[oy:oy + h, ox:ox + w]
+    border = win.border[region] if win.border is not None else None
+    feats, info = piece_features(mask, win.dark[region], border, win.cell,
+                                 contact_length(mask, win.component[region]), cut)
     return win.model.probabilities(feats), info
 
 
@@ -70,8 +90,9 @@ def separate(component: np.ndarray, dark: np.ndarray, border: np.ndarray | None,
              cancel: CancelToken | None = None) -> list[ScoredPiece]:
     """Split one component (window mask; ``dark`` and ``border`` over the same window)."""
     win = _Window(component, dark, border, cell, model)
-    probs, info = _score(win, component)
-    return _search(win, component, probs, info, cut_rules, rules, 0, cancel)
+    mask, oy, ox = crop_to_content(component)
+    probs, info = _score(win, mask, oy, ox)
+    return _search(win, mask, oy, ox, probs, info, cut_rules, rules, 0, cancel)
 
 
 def _worth(p: np.ndarray, rules: SearchRules) -> float:
@@ -79,27 +100,30 @@ def _worth(p: np.ndarray, rules: SearchRules) -> float:
     return max(as_single, rules.cluster_credit * p[CLUSTER])
 
 
-def _search(win: _Window, mask: np.ndarray, probs: np.ndarray, info: SkeletonInfo, cut_rules: CutRules,
-            rules: SearchRules, depth: int, cancel: CancelToken | None) -> list[ScoredPiece]:
+def _search(win: _Window, mask: np.ndarray, oy: int, ox: int, probs: np.ndarray, info: SkeletonInfo,
+            cut_rules: CutRules, rules: SearchRules, depth: int, cancel: CancelToken | None) -> list[ScoredPiece]:
     if probs[SINGLE] >= rules.keep_single or depth >= rules.max_depth:
-        return [ScoredPiece(mask, probs)]
+        return [ScoredPiece(mask, oy, ox, probs, len(info.crossings))]
     check(cancel)
     width = win.cell.width
     min_piece = rules.min_piece_w2 * width ** 2
-    best: tuple[float, list[tuple[np.ndarray, np.ndarray, SkeletonInfo]]] | None = None
+    best = None
     for cut in candidate_cuts(mask, width, cut_rules, info.crossings)[:rules.max_cuts]:
         parts = apply_cut(mask, cut, min_piece)
         if len(parts) < 2:
             continue
-        scored = [(part, *_score(win, part)) for part in parts]
-        if max(p[SINGLE] for _, p, _ in scored) < rules.free_single:
+        scored = []
+        for part in parts:
+            sub, py, px = crop_to_content(part, oy, ox)
+            scored.append((sub, py, px, *_score(win, sub, py, px, cut)))
+        if max(p[SINGLE] for *_, p, _ in scored) < rules.free_single:
             continue
-        worth = sum(_worth(p, rules) for _, p, _ in scored)
+        worth = sum(_worth(p, rules) for *_, p, _ in scored)
         if best is None or worth > best[0]:
             best = (worth, scored)
     if best is None or best[0] <= _worth(probs, rules):
-        return [ScoredPiece(mask, probs)]
+        return [ScoredPiece(mask, oy, ox, probs, len(info.crossings))]
     out: list[ScoredPiece] = []
-    for part, p, part_info in best[1]:
-        out.extend(_search(win, part, p, part_info, cut_rules, rules, depth + 1, cancel))
+    for sub, py, px, p, part_info in best[1]:
+        out.extend(_search(win, sub, py, px, p, part_info, cut_rules, rules, depth + 1, cancel))
     return out

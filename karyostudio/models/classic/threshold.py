@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 
@@ -34,16 +33,24 @@ def hysteresis(dark: np.ndarray, low: float, high: float) -> np.ndarray:
     return keep[labels]
 
 
+def holes(mask: np.ndarray) -> np.ndarray:
+    """Background pixels not 4-connected to the outside of the mask (flood fill from the rim)."""
+    outside = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
+    ff = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
+    cv2.floodFill(outside, ff, (0, 0), 2, flags=4)
+    return (outside == 1)[1:-1, 1:-1]
+
+
 def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     """Fill background holes up to ``max_area`` pixels.
 
     Small holes are pale chromatid centres; large ones are the slide seen through a loop
     of touching chromosomes and must stay open.
     """
-    holes = ndimage.binary_fill_holes(mask) & ~mask
-    if not holes.any():
+    inner = holes(mask)
+    if not inner.any():
         return mask
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(inner.astype(np.uint8), connectivity=4)
     small = np.zeros(n, dtype=bool)
     small[1:] = stats[1:, cv2.CC_STAT_AREA] <= max_area
     return mask | small[labels]

@@ -1,0 +1,59 @@
+"""`karyostudio gui --screenshot`: once end to end in a subprocess, the other cases in-process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from karyostudio.cli import CommandError
+from karyostudio.cli import gui as gui_command
+from karyostudio.gui.app import SCREENSHOT_SIZE
+
+
+def run_in_process(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    gui_command.add_arguments(parser)
+    return gui_command.run(parser.parse_args(argv))
+
+
+@pytest.mark.slow  # starts a fresh interpreter (the CLI imports torch): ~5 s
+def test_screenshot_of_a_file_through_the_entry_point(image_file: Path, tmp_path: Path):
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "KARYOSTUDIO_RECOVERY_DIR": str(tmp_path / "recovery"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "karyostudio", "gui", str(image_file), "--screenshot", str(out)],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as shot:
+        assert shot.size == SCREENSHOT_SIZE
+        assert len(np.unique(np.asarray(shot.convert("L")))) > 10  # the window really rendered
+    assert not list((tmp_path / "recovery").glob("*.json"))  # a screenshot run leaves no recovery file
+
+
+def test_auto_with_a_broken_model_still_screenshots_and_fails(image_file: Path, tmp_path: Path, capsys):
+    out = tmp_path / "shot.png"
+    status = run_in_process(str(image_file), "--model", str(tmp_path / "missing.manifest.json"), "--auto",
+                            "--screenshot", str(out))
+    assert status == 1
+    assert "Model run failed" in capsys.readouterr().err and out.is_file()
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(CommandError, match="no such file"):
+        run_in_process(str(tmp_path / "nope.png"), "--screenshot", str(tmp_path / "x.png"))
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_corrupt_file_in_screenshot_mode_is_an_error(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    with pytest.raises(CommandError, match="could not open"):
+        run_in_process(str(bad), "--screenshot", str(tmp_path / "x.png"))
+    assert "not valid JSON" in capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""Model runs in a worker thread: progress, Cancel, responsiveness, one undo step, failures."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+
+from karyostudio.core.commands import AddInstances
+from karyostudio.core.instance import Instance
+
+from tests.gui.helpers import square
+
+
+@pytest.fixture
+def loaded(window, image_file):
+    assert window.files.open_path(image_file)
+    window.session.history.push(AddInstances([Instance(id=7, polygon=square(5, 5, 10), label="4")]))
+    return window
+
+
+def test_run_result_is_one_undo_step(loaded, qtbot, fake_predictor):
+    window = loaded
+    before = window.session.document.snapshot()
+    progress = []
+    window.models.runner.progress.connect(lambda done, total, msg: progress.append((done, total)))
+    with qtbot.waitSignal(window.models.runner.succeeded, timeout=10_000):
+        assert window.models.run()
+    assert fake_predictor.calls == 1
+    doc = window.session.document
+    assert sorted(i.label for i in doc) == ["1", "X"]
+    assert window.session.history.undo_text == "run model fake-slow"
+    assert (fake_predictor.steps, fake_predictor.steps) in progress
+    assert len(window.scene.instance_items()) == 2 and window.instance_panel.model.rowCount() == 2
+    assert window.act.run_model.isEnabled() and not window.models.runner.running
+
+    window.act.undo.trigger()
+    assert doc.snapshot() == before
+    assert window.instance_panel.model.rowCount() == 1
+
+
+def test_cancel_keeps_gui_responsive_and_document_unchanged(loaded, qtbot, fake_predictor):
+    window = loaded
+    fake_predictor.steps, fake_predictor.delay = 400, 0.01  # ~4 s unless cancelled
+    before = window.session.document.snapshot()
+    undo_depth = len(window.session.history._undo)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    started = time.monotonic()
+    assert window.models.run()
+    assert window.status.cancel.isVisible() and not window.act.run_model.isEnabled()
+    assert not window.models.run()  # one run at a time
+    qtbot.wait(300)
+    with qtbot.waitSignal(window.models.runner.cancelled, timeout=5_000):
+        qtbot.mouseClick(window.status.cancel, Qt.MouseButton.LeftButton)
+    timer.stop()
+    assert time.monotonic() - started < 3.0  # stopped long before the run would have ended
+    assert len(ticks) >= 10  # the GUI thread kept running its timers during the run
+    assert window.session.document.snapshot() == before
+    assert len(window.session.history._undo) == undo_depth
+    assert not window.status.cancel.isVisible() and window.act.run_model.isEnabled()
+
+
+def test_failure_shows_a_dialog_and_changes_nothing(loaded, qtbot, messages, fake_predictor):
+    window = loaded
+
+    def broken(image, *, progress=None, cancel=None):
+        raise RuntimeError("weights are damaged")
+
+    fake_predictor.predict = broken
+    before = window.session.document.snapshot()
+    with qtbot.waitSignal(window.models.runner.failed, timeout=5_000):
+        window.models.run()
+    assert len(messages.errors) == 1 and "weights are damaged" in messages.errors[0]
+    assert window.session.document.snapshot() == before
+
+
+def test_result_for_a_closed_image_is_dropped(loaded, qtbot, image_file, fake_predictor):
+    window = loaded
+    fake_predictor.steps = 20
+    window.models.run()
+    assert window.files.open_path(image_file)  # another session while the model runs
+    reopened = window.session
+    window.models.runner.wait(5_000)
+    assert reopened is window.session and len(reopened.document) == 0 and not reopened.dirty
+
+
+def test_no_image_no_run(window):
+    assert not window.models.run()
+    assert not window.models.runner.running

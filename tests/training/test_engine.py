@@ -1,0 +1,204 @@
+"""The training engine on tiny CPU runs: each regime learns, box batches spare the mask head, cancel leaves a
+checkpoint that resumes bit for bit, time budgets, exports, two-process DDP and the classifier hand-off."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.models.maskrcnn import build_maskrcnn, from_manifest, mask_head_parameters
+from karyostudio.models.manifest import read_manifest
+from karyostudio.training import engine
+from karyostudio.training.checkpoint import load_train_state
+from karyostudio.training.classifier_train import TrainResult
+from karyostudio.training.config import ConfigError, config_from_dict, load_preset, plan_stages
+from karyostudio.training.engine import FitResult, fit, learning_rate, stream_for_step
+from tests.models.test_maskrcnn_build import TINY
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+NO_AUGMENT = {"flip": False, "rot90": False, "max_rotation_deg": 0.0, "brightness": 0.0, "contrast": 0.0}
+
+
+def tiny_settings(out_dir, regime="baseline", steps=4, **changes) -> dict:
+    data = {"mask_sources": [{"kind": "synth", "count": 3, "val_count": 1, "size": 128}],
+            "augment": NO_AUGMENT, "max_val_images": 1}
+    if regime != "baseline":
+        data["box_sources"] = [{"kind": "synth", "count": 3, "val_count": 1, "size": 128, "seed": 5}]
+    settings = {"name": "tiny", "regime": regime, "model": {"backbone": "resnet18", **TINY, "input_size": 128},
+                "data": data, "optim": {"lr": 0.02, "warmup_steps": 0, "schedule": "constant"},
+                "epochs": 1, "stage1_epochs": 1, "stage1_lr": 0.02, "steps_per_epoch": steps, "batch_size": 2,
+                "num_threads": 1, "deterministic": True, "out_dir": str(out_dir)}
+    settings.update(changes)
+    return settings
+
+
+def tiny_config(out_dir, regime="baseline", steps=4, **changes):
+    return config_from_dict(tiny_settings(out_dir, regime, steps, **changes))
+
+
+class Recorder:
+    def __init__(self, cancel_at: int | None = None, token: CancelToken | None = None):
+        self.losses: dict[int, dict[str, float]] = {}
+        self.epochs: list[tuple[int, dict]] = []
+        self.info, self.result = None, None
+        self.cancel_at, self.token = cancel_at, token
+
+    def on_fit_start(self, info):
+        self.info = info
+
+    def on_step_end(self, step, losses):
+        self.losses[step] = losses
+        if step == self.cancel_at:
+            self.token.cancel()
+
+    def on_epoch_end(self, epoch, metrics):
+        self.epochs.append((epoch, metrics))
+
+    def on_fit_end(self, result):
+        self.result = result
+
+
+def detection_loss(losses: dict[str, float]) -> float:
+    """Total loss without the mask term, comparable between box and mask batches."""
+    return losses["loss"] - losses.get("loss_mask", 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("regime", ["baseline", "two-stage", "alternating"])
+def test_each_regime_learns_on_a_tiny_fixed_set(tmp_path, regime):
+    steps = 5 if regime == "two-stage" else 10  # two stages of 5
+    recorder = Recorder()
+    result = fit(tiny_config(tmp_path, regime, steps), [recorder])
+    losses = [detection_loss(recorder.losses[s]) for s in sorted(recorder.losses)]
+    assert len(losses) == 10 and all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.85 * np.mean(losses[:3])
+    assert isinstance(result, FitResult) and result is recorder.result
+    assert result.steps == 10 and result.epochs == len(plan_stages(tiny_config(tmp_path, regime)))
+    last_epoch = result.history[-1]
+    assert {"mask_data.box_map50", "mask_data.mask_map50", "mask_data.aji"} <= set(last_epoch)
+    if regime != "baseline":
+        assert "box_data.box_map50" in last_epoch and last_epoch["box_data.mask_map50"] is None
+    manifest = read_manifest(result.manifest)
+    assert manifest.extra["regime"] == regime and manifest.family == "maskrcnn"
+    predictor = from_manifest(manifest)
+    assert isinstance(predictor.predict(np.full((64, 64), 200, np.uint8)), list)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r["type"] == "epoch"] == list(range(result.epochs))
+
+
+def test_box_batches_leave_the_mask_head_untouched(tmp_path):
+    config = tiny_config(tmp_path, "alternating", steps=2, box_ratio=0.999)
+    stage = plan_stages(config)[0]
+    assert [stream_for_step(config, stage, s) for s in range(2)] == ["boxes", "boxes"]
+    recorder = Recorder()
+    fit(config, [recorder])
+    assert all("loss_mask" not in losses for losses in recorder.losses.values())
+    torch.manual_seed(config.seed)
+    initial = build_maskrcnn(config.model)
+    trained = build_maskrcnn(config.model)
+    trained.load_state_dict(load_train_state(tmp_path / "last.pt")["model"])
+    for before, after in zip(mask_head_parameters(initial), mask_head_parameters(trained)):
+        assert torch.equal(before, after)  # no gradient, so no momentum or weight decay either
+    assert not torch.equal(initial.roi_heads.box_predictor.cls_score.weight,
+                           trained.roi_heads.box_predictor.cls_score.weight)
+
+
+@pytest.mark.slow
+def test_cancel_leaves_a_checkpoint_and_resume_continues_the_same_run(tmp_path):
+    whole = Recorder()
+    fit(tiny_config(tmp_path / "whole", steps=3, epochs=2), [whole])
+
+    token = CancelToken()
+    first = Recorder(cancel_at=4, token=token)
+    with pytest.raises(Cancelled):
+        fit(tiny_config(tmp_path / "cut", steps=3, epochs=2), [first], cancel=token)
+    assert max(first.losses) == 4  # stopped before a fifth step began
+    state = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    assert state["progress"]["step"] == 4 and state["progress"]["epoch"] == 1
+    assert state["optimizer"]["state"]  # momentum buffers saved
+
+    second = Recorder()
+    result = fit(tiny_config(tmp_path / "cut", steps=3, epochs=2, resume=True), [second])
+    assert second.info["start_step"] == 4 and sorted(second.losses) == [5, 6]
+    for step in (5, 6):
+        for key, value in whole.losses[step].items():
+            assert second.losses[step][key] == pytest.approx(value, rel=1e-5, abs=1e-6)
+    assert result.steps == 6 and result.epochs == 2 and len(result.history) == 2
+    steps_logged = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+                    if json.loads(line)["type"] == "step"]
+    assert steps_logged == sorted(set(steps_logged))  # nothing logged twice across the interruption
+
+
+def test_runs_are_not_overwritten_and_resume_needs_a_matching_run(tmp_path):
+    fit(tiny_config(tmp_path, steps=1))
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        fit(tiny_config(tmp_path, steps=1))
+    with pytest.raises(ConfigError, match="settings differ.*optim.lr"):
+        fit(tiny_config(tmp_path, steps=1, resume=True, optim={"lr": 0.5, "warmup_steps": 0}))
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        fit(tiny_config(tmp_path / "empty", steps=1, resume=True))
+
+
+def test_time_budget_stops_with_a_checkpoint_and_an_export(tmp_path):
+    result = fit(tiny_config(tmp_path, steps=50, max_minutes=1e-9))
+    assert result.stopped_early and result.steps == 0
+    assert result.history[-1]["partial"] is True
+    assert result.last_checkpoint.is_file() and result.manifest.is_file()
+
+
+def test_learning_rate_warms_up_then_steps_down():
+    config = config_from_dict(tiny_settings("x", optim={"lr": 0.01, "warmup_steps": 10, "schedule": "step",
+                                                        "milestones": [0.5], "gamma": 0.1}))
+    stage = plan_stages(config)[0]
+    rates = [learning_rate(config, stage, s, 100) for s in (0, 5, 10, 49, 50, 99)]
+    assert rates[0] == pytest.approx(1e-5) and rates[1] < rates[2] == pytest.approx(0.01)
+    assert rates[3] == pytest.approx(0.01) and rates[4] == rates[5] == pytest.approx(0.001)
+
+
+def test_default_cpu_preset_hands_over_to_the_classifier_trainer(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_train_classifier(settings, callbacks=None, cancel=None):
+        seen["settings"] = settings
+        for cb in callbacks:
+            cb.on_batch_end(1, 2, 0.9)
+            cb.on_batch_end(2, 2, 0.7)
+            cb.on_epoch_end(0, {"epoch": 0, "steps": 2, "val_accuracy": 0.5})
+        return TrainResult(out_path=Path(settings.out_path), best_epoch=0, best_val_accuracy=0.5,
+                           history=[{"epoch": 0, "steps": 2, "val_accuracy": 0.5}])
+
+    monkeypatch.setattr(engine, "train_classifier", fake_train_classifier)
+    config = dataclasses.replace(load_preset("default-cpu"), out_dir=str(tmp_path), max_minutes=3.0)
+    recorder = Recorder()
+    result = fit(config, [recorder])
+    assert seen["settings"].out_path == str(tmp_path / "default-cpu-classifier.pt")
+    assert seen["settings"].max_minutes == 3.0
+    assert recorder.info["total_steps"] == 2 and recorder.losses == {1: {"loss": 0.9}, 2: {"loss": 0.7}}
+    assert result.best_metrics == {"val_accuracy": 0.5} and result.steps == 2 and recorder.result is result
+    with pytest.raises(ConfigError, match="CPU only"):
+        fit(dataclasses.replace(config, device="cuda"))
+
+
+@pytest.mark.slow
+def test_two_processes_train_with_ddp_on_the_cpu(tmp_path):
+    config_file = tmp_path / "ddp.json"
+    config_file.write_text(json.dumps(tiny_settings(tmp_path / "run", steps=2, deterministic=False)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "karyostudio", "train", str(config_file)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["progress"]["step"] == 2
+    assert (tmp_path / "run" / "export" / "tiny.manifest.json").is_file()
+    assert done.stdout.count("trained 2 steps") == 1  # only the first process reports
