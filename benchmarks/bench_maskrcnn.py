@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--test-proposals", type=int, default=None,
+                        help="RPN proposals kept at inference (default: the spec's 1000); the box head's cost "
+                             "grows with it")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,7 +112,10 @@ def main() -> None:
           f"train batch {args.batch}, torch {torch.__version__}")
     print(f"{'model':28s} {'params (M)':>10s} {'train img/s':>12s} {'infer ms/img':>13s} {'outlines':>9s}")
     for name, spec in variants(args.backbones, args.attention):
-        spec = MaskRCNNSpec(**{**spec.to_dict(), "input_size": args.size})
+        changes = {"input_size": args.size}
+        if args.test_proposals:
+            changes.update(rpn_pre_nms_top_n_test=args.test_proposals, rpn_post_nms_top_n_test=args.test_proposals)
+        spec = MaskRCNNSpec(**{**spec.to_dict(), **changes})
         params = sum(p.numel() for p in build_maskrcnn(spec).parameters()) / 1e6
         throughput = train_images_per_s(spec, batches, device, args.train_iters, args.amp)
         latency, count = inference_ms(spec, image, device, args.infer_iters)

@@ -3,7 +3,3 @@
 Only karyostudio.cli.gui imports this package. The Document (karyostudio.core) is the model:
 widgets show it, follow its change events and change it only through commands on its History.
 """
-
-from karyostudio.gui.compat import protect_singletons
-
-protect_singletons()  # before any Qt call; see karyostudio.gui.compat

@@ -39,6 +39,7 @@ class Actions:
     actual_size: QAction
     run_model: QAction
     cancel_run: QAction
+    shortcuts: QAction
 
     def all(self) -> list[QAction]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -81,6 +82,7 @@ def create_actions(window: QMainWindow) -> Actions:
         actual_size=_action(window, "&Actual pixels", "Ctrl+1"),
         run_model=_action(window, "&Run model", "Ctrl+R", tip="Find and name the chromosomes with the chosen model"),
         cancel_run=_action(window, "&Cancel model run", tip="Stop the running model"),
+        shortcuts=_action(window, "&Keyboard shortcuts", "F1"),
     )
     tools = QActionGroup(window)
     tools.addAction(actions.select_tool)
@@ -125,6 +127,7 @@ def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str |
     view.addAction(actions.show_labels)
     analysis = bar.addMenu("&Analysis")
     analysis.addActions([actions.run_model, actions.cancel_run])
+    bar.addMenu("&Help").addAction(actions.shortcuts)
 
 
 def context_menu(parent: QWidget, actions: Actions, on_label: Callable[[str | None], None],

@@ -50,11 +50,16 @@ def create_application() -> QApplication:
 def launch(options: LaunchOptions) -> int:
     if options.file is not None and not options.file.exists():
         raise LaunchError(f"no such file: {options.file}")
+    headless = (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+                and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")))
     if options.screenshot is not None:
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith("linux"):
-            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if headless:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
         with non_interactive():
             return _screenshot(options)
+    if headless:
+        raise LaunchError("no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
+                          "use --screenshot OUT.png to render the window without one")
     app = create_application()
     window = MainWindow()
     window.models.refresh(preferred=options.model)

@@ -2,7 +2,9 @@
 
 Edits arrive in bursts (a vertex drag, a run of relabels), so the timer restarts on every
 change and writes once things settle. A clean session (just saved, or undone back to the saved
-state) has nothing to recover, so its recovery file is removed instead.
+state) has nothing to recover, so its recovery file is removed instead. While a session is
+open its recovery file is locked (QLockFile, which notices locks of processes that died), so a
+second running karyostudio does not offer to "recover" work that is still open elsewhere.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 
 from karyostudio.core.document import DocumentChanged
 from karyostudio.io.errors import FormatError
@@ -19,6 +21,7 @@ from karyostudio.gui.session import Session
 
 RECOVERY_DIR_ENV = "KARYOSTUDIO_RECOVERY_DIR"
 AUTOSAVE_DELAY_MS = 1500
+LOCK_SUFFIX = ".lock"
 
 
 def recovery_dir() -> Path:
@@ -27,6 +30,15 @@ def recovery_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "recovery"
+
+
+def recovery_in_use(path: Path) -> bool:
+    """True when a running karyostudio (this one included) holds the recovery file's lock."""
+    lock = QLockFile(str(path) + LOCK_SUFFIX)
+    if lock.tryLock(0):  # takes over the stale lock of a process that died
+        lock.unlock()
+        return False
+    return True
 
 
 class Autosaver(QObject):
@@ -40,6 +52,7 @@ class Autosaver(QObject):
         self.directory = directory if directory is not None else recovery_dir()
         self._session: Session | None = None
         self._unsubscribe = None
+        self._lock: QLockFile | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
@@ -51,11 +64,24 @@ class Autosaver(QObject):
             self._unsubscribe()
             self._unsubscribe = None
         self._timer.stop()
+        if self._lock is not None:
+            self._lock.unlock()
+            self._lock = None
         self._session = session
         if session is not None:
             self._unsubscribe = session.document.subscribe(self._on_change)
+            self._lock = self._take_lock(session)
             if session.dirty:  # e.g. a restored session: protect it at once
                 self._timer.start()
+
+    def _take_lock(self, session: Session) -> QLockFile | None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.failed.emit(f"cannot create the recovery folder {self.directory}: {exc}")
+            return None
+        lock = QLockFile(str(self.directory / session.recovery_name) + LOCK_SUFFIX)
+        return lock if lock.tryLock(0) else None
 
     @property
     def pending(self) -> bool:

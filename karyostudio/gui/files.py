@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES
+from karyostudio.gui.autosave import recovery_in_use
 from karyostudio.gui.dialogs.messages import UnsavedChoice, ask_unsaved_changes, show_error, show_warning
 from karyostudio.gui.dialogs.recovery import RecoveryAction, choose_recovery
 from karyostudio.gui.recovery import discard_recovery, list_recovery, restore_session
@@ -104,8 +105,7 @@ class FileController:
     # --- recovery --------------------------------------------------------------------------
     def offer_recovery(self) -> bool:
         """Offer to restore recovery files left by a crash; True when one was restored."""
-        own = self.session.recovery_name
-        entries = [e for e in list_recovery(self.window.autosaver.directory) if e.path.name != own]
+        entries = [e for e in list_recovery(self.window.autosaver.directory) if not recovery_in_use(e.path)]
         if not entries:
             return False
         decision = choose_recovery(self.window, entries)
@@ -130,4 +130,4 @@ class FileController:
         return str(app_settings().value(_LAST_DIR_KEY, str(Path.home())))
 
     def _remember_dir(self, path: Path) -> None:
-        app_settings().setValue(_LAST_DIR_KEY, str(Path(path).parent))
+        app_settings().setValue(_LAST_DIR_KEY, str(Path(path).absolute().parent))

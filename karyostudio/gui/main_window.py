@@ -1,4 +1,4 @@
-"""The main window: composes canvas, panels, actions and controllers; holds no logic of its own.
+"""The main window: composes canvas, panels, actions and controllers, plus a little glue.
 
 What each part does lives in its module: files.FileController (open/save/recovery),
 model_control.ModelController (model runs), editing.Editor (commands), label_keys (class
@@ -18,6 +18,7 @@ from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
 from karyostudio.gui.canvas.scene import MetaphaseScene
 from karyostudio.gui.canvas.tools import DrawPolygonTool, SelectTool
 from karyostudio.gui.canvas.view import MetaphaseView
+from karyostudio.gui.dialogs.shortcuts import ShortcutsDialog
 from karyostudio.gui.editing import Editor
 from karyostudio.gui.files import FileController
 from karyostudio.gui.label_keys import LabelKeyEntry, LabelKeyFilter
@@ -105,11 +106,12 @@ class MainWindow(QMainWindow):
         a.draw_tool.triggered.connect(lambda: view.set_tool(self.draw_tool))
         a.fit.triggered.connect(view.fit_to_window)
         a.show_labels.toggled.connect(self.scene.set_labels_visible)
-        a.zoom_in.triggered.connect(lambda: view.zoom_by(1.25, anchor_under_mouse=False))
-        a.zoom_out.triggered.connect(lambda: view.zoom_by(0.8, anchor_under_mouse=False))
+        a.zoom_in.triggered.connect(lambda: view.zoom_by(1.25))
+        a.zoom_out.triggered.connect(lambda: view.zoom_by(0.8))
         a.actual_size.triggered.connect(view.actual_size)
         a.run_model.triggered.connect(self.models.run)
         a.cancel_run.triggered.connect(self.models.cancel)
+        a.shortcuts.triggered.connect(lambda: ShortcutsDialog(a.all(), self).exec())
         self.label_keys.chosen.connect(self.set_label)
         self.label_keys.pending_changed.connect(self._label_pending)
         view.installEventFilter(self._key_filter)
@@ -186,6 +188,7 @@ class MainWindow(QMainWindow):
             return
         self.models.runner.shutdown()
         self.autosaver.discard()
+        self.autosaver.set_session(None)  # releases the recovery lock
         if not self._force_close:  # non-interactive runs leave the user's layout alone
             settings = app_settings()
             settings.setValue(_GEOMETRY_KEY, self.saveGeometry())

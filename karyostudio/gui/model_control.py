@@ -131,4 +131,5 @@ class ModelController(QObject):
 
     def _failed(self, message: str) -> None:
         self._run_session = None
+        self.window.status.message(f"model run failed: {message.splitlines()[0]}", 0)
         show_error(self.window, "Model run failed", f"The model could not analyse the image.\n\n{message}")

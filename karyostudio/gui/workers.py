@@ -14,7 +14,7 @@ import traceback
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QDeadlineTimer, QEventLoop, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
 
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, Cancelled
@@ -130,7 +130,7 @@ class ModelRunner(QObject):
             return
         thread.token.cancel()
         thread.finished.disconnect(self._on_finished)
-        thread.wait(QDeadlineTimer(QDeadlineTimer.ForeverConstant.Forever))
+        thread.wait()
         self._thread = None
         self.busy_changed.emit(False)
 

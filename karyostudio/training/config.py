@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -41,6 +42,7 @@ SPLITS = ("auto", "patient", "random")
 SCHEDULES = ("step", "cosine", "constant")
 AMP_DTYPES = ("bfloat16", "float16")
 DATA_ENV = "KARYOSTUDIO_DATA"
+WARMUP_START = 0.001  # warm-up starts at this fraction of the stage's learning rate
 PRESET_PACKAGE = "karyostudio.training.presets"
 
 
@@ -52,7 +54,9 @@ class ConfigError(ValueError):
 class SourceConfig:
     """One image collection. synth: generated on the fly (train indices 0..count-1, validation
     indices count..count+val_count-1 of ``seed``); labelme: a folder of labelme JSON (e.g. written by
-    ``karyostudio synth``); voc: a Pascal VOC tree such as Taichung (boxes only)."""
+    ``karyostudio synth``; any annotation folder karyostudio.io.annotation_set reads works, and images
+    whose instances are box-only train boxes only); voc: a Pascal VOC tree such as Taichung (boxes only).
+    Instances without a class are left out: a detector needs one for every object it learns."""
 
     kind: str
     path: str = ""
@@ -95,6 +99,20 @@ class OptimConfig:
     milestones: tuple[float, ...] = (0.75, 0.9)  # "step": fractions of a stage's steps
     gamma: float = 0.1
     grad_clip: float | None = 10.0  # max gradient norm; None: no clipping
+
+    def lr_factor(self, step: int, total: int) -> float:
+        """Learning-rate multiplier at step ``step`` (0-based) of a stage of ``total`` steps: linear
+        warm-up from WARMUP_START, then the schedule (a pure function of the step, so resuming needs
+        no scheduler state)."""
+        factor = 1.0
+        if step < self.warmup_steps:
+            factor = WARMUP_START + (1.0 - WARMUP_START) * step / self.warmup_steps
+        progress = step / max(total, 1)
+        if self.schedule == "step":
+            factor *= self.gamma ** sum(progress >= m for m in self.milestones)
+        elif self.schedule == "cosine":
+            factor *= 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        return factor
 
 
 @dataclass

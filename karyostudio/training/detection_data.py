@@ -33,17 +33,29 @@ from karyostudio.io.voc import read_voc_dir
 from karyostudio.models.maskrcnn.image_prep import as_uint8
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 from karyostudio.training.classifier_data import split_by_patient
-from karyostudio.training.config import AugmentConfig, ConfigError, SourceConfig, TrainConfig, data_path
+from karyostudio.training.config import (
+    BOXES,
+    COARSE,
+    MASKS,
+    AugmentConfig,
+    ConfigError,
+    SourceConfig,
+    TrainConfig,
+    data_path,
+)
 from karyostudio.training.transforms import DetectionSample, as_boxes, augment, coarse_masks, resize, to_target
 
 # A dataset key: an index (validation: no augmentation) or (index, augmentation seed words).
 Key = int | tuple[int, tuple[int, ...]]
+STREAM_IDS = {MASKS: 0, BOXES: 1, COARSE: 2}
 
 
 class SampleSource(Protocol):
     def __len__(self) -> int: ...
 
     def load(self, index: int) -> DetectionSample: ...
+
+    def all_have_masks(self) -> bool: ...
 
 
 class SynthSource:
@@ -52,6 +64,9 @@ class SynthSource:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def all_have_masks(self) -> bool:
+        return True
 
     def load(self, index: int) -> DetectionSample:
         number = self.indices[index]
@@ -73,6 +88,9 @@ class AnnotationSource:
     def __len__(self) -> int:
         return len(self.images)
 
+    def all_have_masks(self) -> bool:
+        return all(a.has_masks for a in self.images)
+
     def load(self, index: int) -> DetectionSample:
         ann = self.images[index]
         image = as_uint8(read_image(ann.image_path))
@@ -88,6 +106,9 @@ class ConcatSource:
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
+
+    def all_have_masks(self) -> bool:
+        return all(s.all_have_masks() for s in self.sources)
 
     def load(self, index: int) -> DetectionSample:
         k = int(np.searchsorted(self.offsets, index, side="right")) - 1
@@ -142,6 +163,11 @@ class DetectionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
+    @property
+    def always_masks(self) -> bool:
+        """Every training image has masks, so every step runs the mask head."""
+        return self.coarse_shape is not None or (not self.boxes_only and self.source.all_have_masks())
+
     def sample(self, key: Key) -> DetectionSample:
         index, seed_words = (key, None) if isinstance(key, int) else key
         try:
@@ -190,6 +216,9 @@ class ValidationSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def all_have_masks(self) -> bool:
+        return all(a.has_masks for a in self.images)
+
 
 class BatchStream:
     """Endless reproducible batches (lists of dataset keys) of a dataset with ``size`` items.
@@ -223,6 +252,14 @@ class BatchStream:
         while True:
             yield self.batch(position)
             position += 1
+
+
+def stream_for_step(streams: Sequence[str], step: int, *, seed: int, box_ratio: float) -> str:
+    """The stream global step ``step`` reads: box data with probability ``box_ratio`` when a stage
+    alternates, drawn from (seed, step) so every process and a resumed run agree."""
+    if len(streams) == 1:
+        return streams[0]
+    return BOXES if np.random.default_rng([seed, 7, step]).random() < box_ratio else MASKS
 
 
 def collate(items: list[tuple[torch.Tensor, dict]]) -> tuple[list[torch.Tensor], list[dict]]:

@@ -37,7 +37,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from karyostudio.core.progress import CancelToken, Cancelled, check
 from karyostudio.models.maskrcnn.build import build_maskrcnn
-from karyostudio.models.maskrcnn.inference import unwrap
 from karyostudio.models.maskrcnn.validate import evaluate_model
 from karyostudio.models.maskrcnn.weights import export_model
 from karyostudio.models.registry import resolve_device
@@ -57,11 +56,17 @@ from karyostudio.training.config import (
     plan_stages,
     resume_mismatch,
 )
-from karyostudio.training.detection_data import BatchStream, DetectionDataset, ValidationSet, batch_loader, build_sources
+from karyostudio.training.detection_data import (
+    STREAM_IDS,
+    BatchStream,
+    DetectionDataset,
+    ValidationSet,
+    batch_loader,
+    build_sources,
+    stream_for_step,
+)
 
-STREAM_IDS = {MASKS: 0, BOXES: 1, COARSE: 2}
 SELECT_FALLBACKS = ("mask_data.mask_map50", "mask_data.box_map50", "box_data.box_map50")
-WARMUP_START = 0.001  # warm-up starts at this fraction of the stage's learning rate
 
 
 @dataclass
@@ -145,28 +150,23 @@ def _distributed(device: str) -> Iterator[_Dist]:
             torch_dist.destroy_process_group()
 
 
-# --- schedule -------------------------------------------------------------------------------------
-
-def learning_rate(config: TrainConfig, stage: Stage, step: int, total: int) -> float:
-    """Learning rate at step ``step`` (0-based) of a stage of ``total`` steps."""
-    optim = config.optim
-    factor = 1.0
-    if step < optim.warmup_steps:
-        factor = WARMUP_START + (1.0 - WARMUP_START) * step / optim.warmup_steps
-    progress = step / max(total, 1)
-    if optim.schedule == "step":
-        factor *= optim.gamma ** sum(progress >= m for m in optim.milestones)
-    elif optim.schedule == "cosine":
-        factor *= 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-    return stage.lr * factor
-
-
-def stream_for_step(config: TrainConfig, stage: Stage, step: int) -> str:
-    """Which data stream global step ``step`` reads: the same on every process, and on resume."""
-    if len(stage.streams) == 1:
-        return stage.streams[0]
-    draw = np.random.default_rng([config.seed, 7, step]).random()
-    return BOXES if draw < config.box_ratio else MASKS
+@contextlib.contextmanager
+def _torch_settings(config: TrainConfig) -> Iterator[None]:
+    """Thread count and determinism for the run, restored afterwards so callers (the GUI) keep theirs."""
+    threads = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        torch.backends.cudnn.benchmark = deterministic[2]
 
 
 def _seed_step(seed: int, rank: int, step: int) -> None:
@@ -202,12 +202,11 @@ class _Run:
     # setup
 
     def fit(self) -> FitResult:
+        with _torch_settings(self.config):
+            return self._fit()
+
+    def _fit(self) -> FitResult:
         config = self.config
-        if config.num_threads is not None:
-            torch.set_num_threads(config.num_threads)
-        if config.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
         saved = self._resume_state()
         self.datasets = self._datasets()
         self.validation = self._validation_sets() if self.dist.main else {}
@@ -220,6 +219,12 @@ class _Run:
         if self.dist.device.type == "cuda" and config.channels_last:
             model.to(memory_format=torch.channels_last)
         self.model = model
+        self.trained = model  # what a step calls: the model, or its DDP wrapper
+        if self.dist.world_size > 1:
+            # Batches without masks leave the mask head unused, which DDP must be told about.
+            self.trained = DistributedDataParallel(
+                model, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None,
+                find_unused_parameters=not all(d.always_masks for d in self.datasets.values()))
         if self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
             ckpt.write_config(self.out / ckpt.CONFIG_NAME, self.config_dict)
@@ -307,11 +312,6 @@ class _Run:
                                     weight_decay=config.optim.weight_decay)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        model = self.model
-        if self.dist.world_size > 1:
-            # Box batches leave the mask head unused, which DDP must be told about.
-            model = DistributedDataParallel(self.model, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda"
-                                            else None, find_unused_parameters=BOXES in stage.streams)
         loaders = {name: batch_loader(self.datasets[name], BatchStream(
             len(self.datasets[name]), config.batch_size, seed=config.seed, stream_id=STREAM_IDS[name],
             rank=self.dist.rank, world_size=self.dist.world_size, start=p["positions"].get(name, 0)),
@@ -325,13 +325,13 @@ class _Run:
                         break
                     check(self.cancel)
                     step_in_stage = (p["epoch"] - first) * per_epoch + p["step_in_epoch"]
-                    lr = learning_rate(config, stage, step_in_stage, per_epoch * stage.epochs)
+                    lr = stage.lr * config.optim.lr_factor(step_in_stage, per_epoch * stage.epochs)
                     for group in optimizer.param_groups:
                         group["lr"] = lr
-                    kind = stream_for_step(config, stage, p["step"])
+                    kind = stream_for_step(stage.streams, p["step"], seed=config.seed, box_ratio=config.box_ratio)
                     images, targets = next(loaders[kind])
                     _seed_step(config.seed, self.dist.rank, p["step"])
-                    losses = self._train_step(model, optimizer, images, targets, params)
+                    losses = self._train_step(optimizer, images, targets, params)
                     self._after_step(kind, losses, lr, optimizer, index)
                 self._end_epoch(stage, index, optimizer, partial=self.stopped_early)
                 if self.stopped_early:
@@ -340,7 +340,7 @@ class _Run:
             self._save_last(optimizer, index)
             raise
 
-    def _train_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: list[torch.Tensor],
+    def _train_step(self, optimizer: torch.optim.Optimizer, images: list[torch.Tensor],
                     targets: list[dict[str, torch.Tensor]], params: list[torch.nn.Parameter]) -> dict[str, float]:
         device = self.dist.device
         images = [i.to(device, non_blocking=True) for i in images]
@@ -348,7 +348,7 @@ class _Run:
         autocast = (torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
         with autocast:
-            loss_dict = model(images, targets)
+            loss_dict = self.trained(images, targets)
         loss = sum(loss_dict.values())
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -411,7 +411,7 @@ class _Run:
 
     def _validate(self) -> dict[str, float | None]:
         metrics: dict[str, float | None] = {}
-        net, device = unwrap(self.model), self.dist.device
+        net, device = self.model, self.dist.device
         for name, val in self.validation.items():
             images = ((key, tensor.to(device)) for key, tensor in val.images)
             summary = evaluate_model(net, images, val.truth, source=self.config.name,
@@ -430,14 +430,14 @@ class _Run:
         p["best_epoch"], p["best_score"] = record["epoch"], score
         p["best_metrics"] = {k: v for k, v in record.items() if "." in k}
         if self.dist.main:
-            ckpt.save_best(self.out / ckpt.BEST_NAME, model=unwrap(self.model).state_dict(), config=self.config_dict,
+            ckpt.save_best(self.out / ckpt.BEST_NAME, model=self.model.state_dict(), config=self.config_dict,
                            metrics=p["best_metrics"], epoch=record["epoch"])
 
     def _save_last(self, optimizer: torch.optim.Optimizer, stage_index: int) -> None:
         if not self.dist.main:
             return
         ckpt.save_train_state(self.out / ckpt.LAST_NAME, config=self.config_dict,
-                              model=unwrap(self.model).state_dict(), optimizer=optimizer.state_dict(),
+                              model=self.model.state_dict(), optimizer=optimizer.state_dict(),
                               scaler=self.scaler.state_dict(), progress={**self.progress, "stage": stage_index})
         self.log.write()
 
@@ -445,7 +445,7 @@ class _Run:
         if not (self.config.export and self.dist.main):
             return None
         best = self.out / ckpt.BEST_NAME
-        state = ckpt.load_best(best)["model"] if best.exists() else unwrap(self.model).state_dict()
+        state = ckpt.load_best(best)["model"] if best.exists() else self.model.state_dict()
         metrics = {k: v for k, v in self.progress["best_metrics"].items() if isinstance(v, (int, float))}
         manifest = export_model(
             self.out / "export", self.config.name, state, self.config.model,

@@ -57,3 +57,29 @@ def test_corrupt_file_in_screenshot_mode_is_an_error(tmp_path: Path, capsys):
     with pytest.raises(CommandError, match="could not open"):
         run_in_process(str(bad), "--screenshot", str(tmp_path / "x.png"))
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_without_a_file_the_bundled_sample_opens(window):
+    from karyostudio.gui.app import SAMPLE_IMAGE, open_initial
+
+    if not SAMPLE_IMAGE.is_file():
+        pytest.skip("no bundled sample in this checkout")
+    assert open_initial(window, None)
+    assert window.session.image_path == SAMPLE_IMAGE and window.session.image is not None
+
+
+def test_a_missing_sample_leaves_an_empty_window_that_says_so(window, tmp_path, monkeypatch):
+    import karyostudio.gui.app as app_module
+
+    monkeypatch.setattr(app_module, "SAMPLE_IMAGE", tmp_path / "gone.png")
+    assert not app_module.open_initial(window, None)
+    assert "sample image is missing" in window.status.currentMessage()
+    assert window.session.image is None and len(window.session.document) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="display detection is for X11/Wayland")
+def test_without_a_display_the_window_is_refused_clearly(image_file: Path, monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(CommandError, match="no display found"):
+        run_in_process(str(image_file))

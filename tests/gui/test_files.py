@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +153,29 @@ def test_sixteen_bit_display_controls(window, tmp_path):
     assert item.settings.invert
     shown = item.pixmap().toImage()
     assert shown.pixelColor(0, 0).value() > 200 and shown.pixelColor(63, 47).value() < 50
+
+
+def test_work_open_in_a_running_instance_is_not_offered(window, image_file, tmp_path, monkeypatch):
+    from karyostudio.gui.recovery import write_recovery
+    from karyostudio.gui.session import Session
+
+    recovery = tmp_path / "recovery"
+    elsewhere = Session.open(image_file)
+    elsewhere.history.push(AddInstances([Instance(id=1, polygon=square(10, 10, 30))]))
+    path = write_recovery(elsewhere, recovery)
+    # Another karyostudio process holds the lock while it edits; then it is killed.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from PySide6.QtCore import QLockFile; "
+         "lock = QLockFile(sys.argv[1]); print(lock.tryLock(0), flush=True); time.sleep(60)",
+         str(path) + ".lock"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        offered = []
+        monkeypatch.setattr(files_module, "choose_recovery",
+                            lambda parent, entries: offered.extend(entries) or RecoveryDecision(RecoveryAction.LATER))
+        assert not window.files.offer_recovery() and offered == []
+    finally:
+        holder.kill()  # a crash: the lock file stays behind, naming a dead process
+        holder.wait()
+    assert Path(str(path) + ".lock").exists()
+    assert not window.files.offer_recovery() and [e.path for e in offered] == [path]

@@ -10,7 +10,14 @@ from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.models import registry
 from karyostudio.models.base import Predictor
-from karyostudio.models.maskrcnn import FAMILY, build_maskrcnn, export_model, from_manifest, read_weights
+from karyostudio.models.maskrcnn import (
+    FAMILY,
+    MaskRCNNPredictor,
+    build_maskrcnn,
+    export_model,
+    from_manifest,
+    read_weights,
+)
 from karyostudio.models.maskrcnn.weights import WeightsFileError, load_model
 from tests.models.test_maskrcnn_build import tiny_spec
 
@@ -53,6 +60,8 @@ def test_export_writes_half_precision_weights_that_load_with_weights_only(export
             else torch.equal(value, original[key])
     assert manifest.family == FAMILY and manifest.input["channels"] == 1
     assert manifest.metrics == {"mask_data.mask_map50": 0.5}
+    direct = MaskRCNNPredictor.from_weights(manifest.weights_path, name="direct", score_threshold=0.2)
+    assert direct.spec == spec and direct.name == "direct" and direct.score_threshold == 0.2
 
 
 def test_registry_loads_the_manifest_into_a_predictor_that_returns_instances(exported):

@@ -135,3 +135,14 @@ def test_batch_loader_yields_the_stream_batches_in_order():
     expected = [dataset[key] for key in stream.batch(3)]
     assert len(images) == 2 and all(torch.equal(a, b[0]) for a, b in zip(images, expected))
     assert all(torch.equal(t["boxes"], e[1]["boxes"]) for t, e in zip(targets, expected))
+
+
+def test_datasets_know_whether_every_step_runs_the_mask_head(tmp_path):
+    synth = SynthSource(0, range(2), 128)
+    assert DetectionDataset(synth, input_size=64).always_masks
+    assert not DetectionDataset(synth, input_size=64, boxes_only=True).always_masks
+    assert DetectionDataset(synth, input_size=64, boxes_only=True, coarse_shape="box").always_masks
+    voc_tree(tmp_path / "voc", ["1000011", "1000021"])  # box-only files listed as a mask source
+    config = config_with([{"kind": "labelme", "path": str(tmp_path / "voc"), "val_fraction": 0}])
+    train, _ = build_sources(config, "masks")
+    assert len(train) == 2 and not DetectionDataset(train, input_size=64).always_masks

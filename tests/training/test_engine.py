@@ -21,7 +21,8 @@ from karyostudio.training import engine
 from karyostudio.training.checkpoint import load_train_state
 from karyostudio.training.classifier_train import TrainResult
 from karyostudio.training.config import ConfigError, config_from_dict, load_preset, plan_stages
-from karyostudio.training.engine import FitResult, fit, learning_rate, stream_for_step
+from karyostudio.training.detection_data import stream_for_step
+from karyostudio.training.engine import FitResult, fit
 from tests.models.test_maskrcnn_build import TINY
 
 torch.set_num_threads(1)
@@ -99,7 +100,8 @@ def test_each_regime_learns_on_a_tiny_fixed_set(tmp_path, regime):
 def test_box_batches_leave_the_mask_head_untouched(tmp_path):
     config = tiny_config(tmp_path, "alternating", steps=2, box_ratio=0.999)
     stage = plan_stages(config)[0]
-    assert [stream_for_step(config, stage, s) for s in range(2)] == ["boxes", "boxes"]
+    assert [stream_for_step(stage.streams, s, seed=config.seed, box_ratio=config.box_ratio)
+            for s in range(2)] == ["boxes", "boxes"]
     recorder = Recorder()
     fit(config, [recorder])
     assert all("loss_mask" not in losses for losses in recorder.losses.values())
@@ -159,10 +161,18 @@ def test_time_budget_stops_with_a_checkpoint_and_an_export(tmp_path):
 def test_learning_rate_warms_up_then_steps_down():
     config = config_from_dict(tiny_settings("x", optim={"lr": 0.01, "warmup_steps": 10, "schedule": "step",
                                                         "milestones": [0.5], "gamma": 0.1}))
-    stage = plan_stages(config)[0]
-    rates = [learning_rate(config, stage, s, 100) for s in (0, 5, 10, 49, 50, 99)]
+    rates = [0.01 * config.optim.lr_factor(s, 100) for s in (0, 5, 10, 49, 50, 99)]
     assert rates[0] == pytest.approx(1e-5) and rates[1] < rates[2] == pytest.approx(0.01)
     assert rates[3] == pytest.approx(0.01) and rates[4] == rates[5] == pytest.approx(0.001)
+    cosine = config_from_dict(tiny_settings("x", optim={"warmup_steps": 0, "schedule": "cosine"})).optim
+    assert cosine.lr_factor(0, 100) == 1.0 and cosine.lr_factor(50, 100) == pytest.approx(0.5)
+
+
+def test_alternating_steps_mix_box_and_mask_batches_by_the_ratio():
+    picks = [stream_for_step(("boxes", "masks"), s, seed=0, box_ratio=0.3) for s in range(2000)]
+    assert picks.count("boxes") / len(picks) == pytest.approx(0.3, abs=0.04)
+    assert picks == [stream_for_step(("boxes", "masks"), s, seed=0, box_ratio=0.3) for s in range(2000)]
+    assert {stream_for_step(("masks",), s, seed=0, box_ratio=0.3) for s in range(50)} == {"masks"}
 
 
 def test_default_cpu_preset_hands_over_to_the_classifier_trainer(tmp_path, monkeypatch):

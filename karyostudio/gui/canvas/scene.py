@@ -13,7 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from karyostudio.core.document import Document, DocumentChanged
 from karyostudio.gui.canvas.image_item import ImageItem
@@ -30,6 +30,9 @@ class MetaphaseScene(QGraphicsScene):
         self.selection = selection
         self.image_item = ImageItem()
         self.addItem(self.image_item)
+        self._hint = self.addSimpleText("Open a metaphase image or a labelme file (Ctrl+O)")
+        self._hint.setBrush(QColor(200, 200, 200))
+        self._hint.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self._items: dict[int, InstanceItem] = {}
         self._document: Document | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -57,7 +60,10 @@ class MetaphaseScene(QGraphicsScene):
             for instance in document.instances:
                 self._add_item(instance)
             self._unsubscribe = document.subscribe(self._on_document_changed)
-        self.setSceneRect(self.image_rect())
+        rect = self.image_rect()
+        self.setSceneRect(rect)
+        self._hint.setVisible(document is None or document.image_size is None)
+        self._hint.setPos(rect.center() - self._hint.boundingRect().center())
         self._apply_selection()
 
     def image_rect(self) -> QRectF:

@@ -96,12 +96,15 @@ class SelectTool(Tool):
         return True
 
     def key_press(self, event):
-        if self._drag is not None and event.key() == Qt.Key.Key_Escape:
+        if event.key() != Qt.Key.Key_Escape:
+            return False
+        if self._drag is not None:  # Esc while dragging puts the vertex back
             item, _, original = self._drag
             self._drag = None
             item.set_points(original)
-            return True
-        return False
+        else:
+            self.view.metaphase_scene.selection.clear()
+        return True
 
     def deactivate(self) -> None:
         if self._drag is not None:

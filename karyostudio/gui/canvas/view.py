@@ -28,7 +28,7 @@ class MetaphaseView(QGraphicsView):
     def __init__(self, scene: MetaphaseScene, parent=None):
         super().__init__(scene, parent)
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -62,14 +62,21 @@ class MetaphaseView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom keeping the scene point under anchor (viewport pixels; default: the centre) in place."""
         target = min(max(self.zoom * factor, MIN_SCALE), MAX_SCALE)
         if target == self.zoom:
             return
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse if anchor_under_mouse
-                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.scale(target / self.zoom, target / self.zoom)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        if anchor is None:
+            anchor = self.viewport().rect().center()
+        fixed = self.mapToScene(anchor)
+        step = target / self.zoom
+        self.scale(step, step)
+        # Scroll so that the fixed scene point is back under the anchor (where the scene is
+        # larger than the viewport; a smaller scene stays centred).
+        moved = self.mapFromScene(fixed) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self._scale_updated()
 
     def fit_to_window(self) -> None:
@@ -92,7 +99,7 @@ class MetaphaseView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y() or event.pixelDelta().y()
         if delta:
-            self.zoom_by(2.0 ** (delta * WHEEL_STEP))
+            self.zoom_by(2.0 ** (delta * WHEEL_STEP), anchor=event.position().toPoint())
         event.accept()
 
     # --- pan -------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ from karyostudio.gui.palette import class_colour
 from karyostudio.gui.selection import Selection
 from karyostudio.models.base import is_cluster, prediction_karyotype
 
-COLUMNS = ("#", "Class", "Score", "Area", "Reviewed", "Source")
+COLUMNS = ("#", "Class", "Score", "Area", "\u2713", "Source")
+COLUMN_TIPS = ("instance id", "chromosome class", "model confidence", "area in pixels", "reviewed by a person",
+               "where the outline came from (a model, or manual)")
 _RESET_ABOVE = 32  # structural changes bigger than this reset the model instead of row by row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -72,8 +74,10 @@ class InstanceTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -177,6 +181,7 @@ class InstancePanel(QWidget):
         self._syncing = False
         self._unsubscribe: Callable[[], None] | None = None
         self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
+        self.model.modelReset.connect(self.table.resizeColumnsToContents)  # e.g. after a model run
         self.table.activated.connect(lambda index: self.activated.emit(int(index.data(ID_ROLE))))
         selection.changed.connect(self._apply_selection)
 
@@ -192,7 +197,6 @@ class InstancePanel(QWidget):
         if document is not None:
             self._unsubscribe = document.subscribe(lambda _event: self._refresh(document))
         self._refresh(document)
-        self.table.resizeColumnsToContents()
         self._apply_selection()
 
     def _refresh(self, document: Document | None) -> None:

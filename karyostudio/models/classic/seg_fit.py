@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 
 from karyostudio.io.atomic import atomic_write_text
-from karyostudio.models.classic.seg_cuts import Cut, apply_cut, candidate_cuts
-from karyostudio.models.classic.seg_piece_features import NUM_FEATURES, piece_features
+from karyostudio.models.classic.seg_cuts import apply_cut, candidate_cuts
+from karyostudio.models.classic.seg_piece_features import NUM_FEATURES, CutContext, piece_features
 from karyostudio.models.classic.seg_piece_model import CLUSTER, DEBRIS, FRAGMENT, OUTCOMES, SINGLE, fit_piece_model
 from karyostudio.models.classic.segment import SegmentParams, component_windows, find_components
-from karyostudio.models.classic.separate import contact_length, crop_to_content
+from karyostudio.models.classic.separate import contact_length, crop_to_content, cut_contexts
 
 WEIGHTS_MODULE = Path(__file__).with_name("seg_piece_weights.py")
 HELD_OUT_STEP = 20  # ids at multiples of this position are the benchmark's
@@ -85,7 +85,7 @@ def collect_samples(image: np.ndarray, gt: np.ndarray, params: SegmentParams,
     for c in fg.components:
         dark, border = component_windows(fg, c)
 
-        def visit(mask: np.ndarray, oy: int, ox: int, level: int, made_by: Cut | None) -> None:
+        def visit(mask: np.ndarray, oy: int, ox: int, level: int, made_by: CutContext | None) -> None:
             h, w = mask.shape
             region = np.s_[oy:oy + h, ox:ox + w]
             f, info = piece_features(mask, dark[region], border[region] if border is not None else None,
@@ -97,8 +97,8 @@ def collect_samples(image: np.ndarray, gt: np.ndarray, params: SegmentParams,
             for cut in candidate_cuts(mask, width, params.cuts, info.crossings)[:cuts_per_level[level]]:
                 parts = apply_cut(mask, cut, min_piece)
                 if len(parts) >= 2:
-                    for part in parts:
-                        visit(*crop_to_content(part, oy, ox), level + 1, cut)
+                    for part, context in zip(parts, cut_contexts(parts, cut)):
+                        visit(*crop_to_content(part, oy, ox), level + 1, context)
 
         visit(*crop_to_content(c.mask), 0, None)
     return np.asarray(feats).reshape(-1, NUM_FEATURES), np.asarray(outcomes, dtype=int)

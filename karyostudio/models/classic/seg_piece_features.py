@@ -37,8 +37,30 @@ FEATURE_NAMES: tuple[str, ...] = (
     "max_concavity_w",  # deepest concavity of the outline / w
     "cut_depth_w",  # summed notch depth of the cut that made the piece / w (0: not cut)
     "cut_two_sided",  # 1 when that cut joined two notches
+    "cut_across",  # |sin| of the angle between that cut and the piece's long axis
+    "sibling_across",  # ... and between the cut and the long axis of the largest sibling piece
+    "sibling_aligned",  # |cos| of the angle between the piece's and that sibling's long axes
 )
 NUM_FEATURES = len(FEATURE_NAMES)
+
+
+@dataclass(frozen=True)
+class CutContext:
+    """How a piece was made: the cut, and the long axis of its largest sibling piece.
+
+    A cut straight across a chromosome (a wrong cut) leaves two pieces whose axes both cross
+    the cut and continue each other; a cut at a T-contact runs along the side of one piece.
+    """
+
+    cut: Cut
+    sibling_axis: np.ndarray  # unit (x, y)
+
+
+def principal_axis(mask: np.ndarray) -> np.ndarray:
+    """Unit (x, y) direction of the mask's long axis (second moments)."""
+    m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    theta = 0.5 * np.arctan2(2.0 * m["mu11"], m["mu20"] - m["mu02"])
+    return np.array([np.cos(theta), np.sin(theta)])
 
 
 @dataclass(frozen=True)
@@ -51,13 +73,13 @@ class CellStats:
 
 
 def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None, cell: CellStats,
-                   contact: float, cut: Cut | None = None) -> tuple[np.ndarray, SkeletonInfo]:
+                   contact: float, context: CutContext | None = None) -> tuple[np.ndarray, SkeletonInfo]:
     """Feature vector (FEATURE_NAMES order) and skeleton of a window mask.
 
     ``dark`` is the darkness map over the same window; ``border`` marks window pixels on the
     image border (None when the window does not reach it); ``contact`` is the length (pixels)
-    of the piece's boundary with the rest of its original component; ``cut`` is the last cut
-    that made the piece (None for a whole component).
+    of the piece's boundary with the rest of its original component; ``context`` describes the
+    last cut that made the piece (None for a whole component).
     """
     w = cell.width
     area = float(mask.sum())
@@ -99,7 +121,22 @@ def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None
         (float((mask & border).sum()) if border is not None else 0.0) / w,
         contact / w,
         deepest / w,
-        cut.depth / w if cut is not None else 0.0,
-        float(cut is not None and cut.two_sided),
+        *_cut_features(mask, context, w),
     ], dtype=np.float64)
     return feats, info
+
+
+def _cut_features(mask: np.ndarray, context: CutContext | None, width: float) -> tuple[float, ...]:
+    if context is None:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    cut = context.cut
+    d = cut.b - cut.a
+    d = d / max(float(np.hypot(*d)), 1e-9)
+    own = principal_axis(mask)
+    sib = context.sibling_axis
+
+    def across(axis: np.ndarray) -> float:
+        return float(abs(d[0] * axis[1] - d[1] * axis[0]))
+
+    return (cut.depth / width, float(cut.two_sided), across(own), across(sib),
+            float(abs(own @ sib)))

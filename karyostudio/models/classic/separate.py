@@ -21,7 +21,7 @@ import numpy as np
 
 from karyostudio.core.progress import CancelToken, check
 from karyostudio.models.classic.seg_cuts import Cut, CutRules, apply_cut, candidate_cuts
-from karyostudio.models.classic.seg_piece_features import CellStats, piece_features
+from karyostudio.models.classic.seg_piece_features import CellStats, CutContext, piece_features, principal_axis
 from karyostudio.models.classic.seg_piece_model import CLUSTER, SINGLE, PieceModel
 from karyostudio.models.classic.seg_skeleton import SkeletonInfo
 
@@ -76,12 +76,24 @@ def contact_length(piece: np.ndarray, component: np.ndarray) -> float:
     return float((grown & component & ~piece).sum())
 
 
-def _score(win: _Window, mask: np.ndarray, oy: int, ox: int, cut: Cut | None = None) -> tuple[np.ndarray, SkeletonInfo]:
+def cut_contexts(parts: list[np.ndarray], cut: Cut) -> list[CutContext]:
+    """For each piece of a cut: the cut and the long axis of its largest sibling."""
+    axes = [principal_axis(p) for p in parts]
+    areas = [int(p.sum()) for p in parts]
+    out = []
+    for i in range(len(parts)):
+        j = max((k for k in range(len(parts)) if k != i), key=lambda k: areas[k])
+        out.append(CutContext(cut, axes[j]))
+    return out
+
+
+def _score(win: _Window, mask: np.ndarray, oy: int, ox: int,
+           context: CutContext | None = None) -> tuple[np.ndarray, SkeletonInfo]:
     h, w = mask.shape
     region = np.s_[oy:oy + h, ox:ox + w]
     border = win.border[region] if win.border is not None else None
     feats, info = piece_features(mask, win.dark[region], border, win.cell,
-                                 contact_length(mask, win.component[region]), cut)
+                                 contact_length(mask, win.component[region]), context)
     return win.model.probabilities(feats), info
 
 
@@ -113,9 +125,9 @@ def _search(win: _Window, mask: np.ndarray, oy: int, ox: int, probs: np.ndarray,
         if len(parts) < 2:
             continue
         scored = []
-        for part in parts:
+        for part, context in zip(parts, cut_contexts(parts, cut)):
             sub, py, px = crop_to_content(part, oy, ox)
-            scored.append((sub, py, px, *_score(win, sub, py, px, cut)))
+            scored.append((sub, py, px, *_score(win, sub, py, px, context)))
         if max(p[SINGLE] for *_, p, _ in scored) < rules.free_single:
             continue
         worth = sum(_worth(p, rules) for *_, p, _ in scored)

@@ -6,6 +6,8 @@ Loading goes through a manifest (``from_manifest`` is the registry factory of fa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torchvision.models.detection import MaskRCNN
@@ -35,6 +37,13 @@ class MaskRCNNPredictor:
         self.score_threshold = score_threshold
         self.mask_threshold = mask_threshold
 
+    @classmethod
+    def from_weights(cls, path: str | Path, *, name: str, device: str = "cpu", **options) -> "MaskRCNNPredictor":
+        """Load a weights file (weights.save_weights / export_model) without a manifest, e.g. to try a
+        run's export before installing it; ``options`` as for the constructor."""
+        model, spec = load_model(path, device)
+        return cls(model, spec, name=name, device=device, **options)
+
     def predict(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> list[Instance]:
         check(cancel)
@@ -61,6 +70,6 @@ def from_manifest(manifest: Manifest, device: str = "cpu") -> MaskRCNNPredictor:
         mask_threshold = float(extra.get("mask_threshold", DEFAULT_MASK_THRESHOLD))
     except (TypeError, ValueError) as exc:
         raise ManifestError(manifest.path, f"bad threshold in manifest: {exc}") from None
-    model, spec = load_model(manifest.weights_path, device)
-    return MaskRCNNPredictor(model, spec, name=manifest.name, description=manifest.description, device=device,
-                             score_threshold=score_threshold, mask_threshold=mask_threshold)
+    return MaskRCNNPredictor.from_weights(manifest.weights_path, name=manifest.name, description=manifest.description,
+                                          device=device, score_threshold=score_threshold,
+                                          mask_threshold=mask_threshold)
