@@ -47,8 +47,9 @@ def train_images_per_s(spec: MaskRCNNSpec, batches: list, device: torch.device, 
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=1e-4)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda"
-                else contextlib.nullcontext())
+    amp = amp and device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)  # as the training engine does
     times = []
     for k in range(iters + 1):
         images, targets = batches[k % len(batches)]
@@ -59,8 +60,9 @@ def train_images_per_s(spec: MaskRCNNSpec, batches: list, device: torch.device, 
         with autocast:
             loss = sum(model(images, targets).values())
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         sync(device)
         if k:  # the first step pays one-off allocation costs
             times.append(time.perf_counter() - start)
@@ -91,7 +93,7 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
     parser.add_argument("--attention", action="store_true", help="also time each backbone with the attention FPN")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
+    parser.add_argument("--amp", action="store_true", help="float16 autocast with loss scaling (CUDA only)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--test-proposals", type=int, default=None,
                         help="RPN proposals kept at inference (default: the spec's 1000); the box head's cost "

@@ -17,14 +17,16 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tqdm import tqdm
 
 from karyostudio.cli import CommandError
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.io.errors import FormatError
-from karyostudio.training.config import ConfigError, TrainConfig, check_config, load_config, load_preset
+
+if TYPE_CHECKING:  # the training stack (torch, torchvision) loads only when this command runs
+    from karyostudio.training.config import TrainConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
     from karyostudio.models.registry import DeviceUnavailableError
+    from karyostudio.training.config import ConfigError
+
+    config = resolve_config(args)
     from karyostudio.training.engine import TrainingError, fit
 
     main_process = int(os.environ.get("RANK", "0")) == 0
@@ -65,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """The config named by the arguments, with the command-line overrides applied."""
+    from karyostudio.training.config import ConfigError, check_config, load_config, load_preset
+
     if (args.config is None) == (args.preset is None):
         raise CommandError("give either a CONFIG file or --preset NAME")
     try:

@@ -80,6 +80,7 @@ class DeviceUnavailableError(RuntimeError):
 
 FAMILIES: dict[str, ModelFamily] = {
     "classic": ModelFamily("classic", "karyostudio.models.classic.pipeline:from_manifest"),
+    "maskrcnn": ModelFamily("maskrcnn", "karyostudio.models.maskrcnn.predictor:from_manifest"),
 }
 MODELS: dict[str, RegisteredModel] = {
     DEFAULT_MODEL: RegisteredModel(

@@ -80,9 +80,10 @@ class AnnotationSource:
     """Images of an annotation set; instances without a class are left out (a detector needs one)."""
 
     def __init__(self, images: Sequence[ImageAnnotations]):
-        missing = [a.key for a in images if a.image_path is None]
+        # Checked up front: a missing image should stop a run before it starts, not hours into it.
+        missing = [a.key for a in images if a.image_path is None or not a.image_path.is_file()]
         if missing:
-            raise ConfigError(f"{len(missing)} annotated image(s) name no image file, e.g. {missing[0]!r}")
+            raise ConfigError(f"{len(missing)} annotated image(s) have no image file, e.g. {missing[0]!r}")
         self.images = list(images)
 
     def __len__(self) -> int:
@@ -198,9 +199,9 @@ def ground_truth(sample: DetectionSample) -> ImageAnnotations:
 
 @dataclass(frozen=True)
 class ValidationSet:
-    """Validation images (resized, un-augmented) held in memory with their ground truth."""
+    """Validation images (resized, un-augmented, kept as uint8) with their ground truth."""
 
-    images: list[tuple[str, torch.Tensor]]
+    images: list[tuple[str, np.ndarray]]
     truth: AnnotationSet
 
     @classmethod
@@ -209,15 +210,17 @@ class ValidationSet:
         for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
             sample = dataset.sample(index)
             key = sample.key if sample.key not in truth else f"{sample.key}#{index}"
-            images.append((key, to_target(sample)[0]))
+            images.append((key, sample.image))
             truth[key] = ground_truth(sample)
         return cls(images, truth)
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def all_have_masks(self) -> bool:
-        return all(a.has_masks for a in self.images)
+    def tensors(self, device: torch.device | str) -> Iterator[tuple[str, torch.Tensor]]:
+        """(key, 1 x H x W float image in [0, 1] on ``device``), one at a time."""
+        for key, image in self.images:
+            yield key, torch.from_numpy(np.ascontiguousarray(image)).to(device).float().div_(255.0)[None]
 
 
 class BatchStream:

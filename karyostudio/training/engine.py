@@ -413,18 +413,17 @@ class _Run:
         metrics: dict[str, float | None] = {}
         net, device = self.model, self.dist.device
         for name, val in self.validation.items():
-            images = ((key, tensor.to(device)) for key, tensor in val.images)
-            summary = evaluate_model(net, images, val.truth, source=self.config.name,
+            summary = evaluate_model(net, val.tensors(device), val.truth, source=self.config.name,
                                      batch_size=self.config.val_batch_size,
-                                     score_threshold=self.config.val_score_threshold,
-                                     autocast_dtype=self.amp_dtype, cancel=self.cancel)
+                                     score_threshold=self.config.val_score_threshold, cancel=self.cancel)
             metrics.update({f"{name}.{key}": value for key, value in summary.items()})
         return metrics
 
     def _consider_best(self, record: dict[str, Any]) -> None:
         p = self.progress
         score = _select_score(record, self.config.select_metric)
-        better = p["best_score"] is None or (score is not None and score > p["best_score"])
+        # Ties go to the later epoch: it has trained longer.
+        better = p["best_score"] is None or (score is not None and score >= p["best_score"])
         if not better:
             return
         p["best_epoch"], p["best_score"] = record["epoch"], score

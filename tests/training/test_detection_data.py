@@ -93,14 +93,23 @@ def test_voc_box_data_is_split_by_patient_and_stays_box_only(tmp_path):
     dataset = DetectionDataset(train, input_size=60, augment_config=AugmentConfig(), boxes_only=True)
     image, target = dataset[(0, (0, 1, 0, 0))]
     assert "masks" not in target and sorted(image.shape[1:]) == [45, 60]  # may be turned a quarter
-    truth = ValidationSet.of(DetectionDataset(val, input_size=60, boxes_only=True), None).truth
-    assert all(i.attributes.get(BOX_ONLY) for ann in truth.values() for i in ann.instances)
+    validation = ValidationSet.of(DetectionDataset(val, input_size=60, boxes_only=True), None)
+    assert len(validation) == len(val) and set(validation.truth) == {a.key for a in val.sources[0].images}
+    assert all(i.attributes.get(BOX_ONLY) for ann in validation.truth.values() for i in ann.instances)
+    key, tensor = next(validation.tensors("cpu"))
+    assert key in validation.truth and tensor.shape == (1, 45, 60) and float(tensor.max()) <= 1.0
 
 
 def test_missing_data_is_a_config_error(tmp_path):
     config = config_with([{"kind": "labelme", "path": "nowhere"}], root=tmp_path)
     with pytest.raises(ConfigError, match="nowhere"):
         build_sources(config, "masks")
+    voc_tree(tmp_path / "voc", ["1000011", "1000021"])
+    (tmp_path / "voc" / "JEPG" / "1000021.jpg").unlink()
+    config = config_with([{"kind": "synth", "count": 1}], [{"kind": "voc", "path": "voc", "val_fraction": 0}],
+                         root=tmp_path)
+    with pytest.raises(ConfigError, match="have no image file, e.g. '1000021'"):
+        build_sources(config, "boxes")
 
 
 @pytest.mark.shared_data

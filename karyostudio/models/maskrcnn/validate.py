@@ -21,15 +21,14 @@ from karyostudio.models.maskrcnn.postprocess import raw_to_instances
 
 
 def predict_annotations(model: nn.Module, images: Iterable[tuple[str, torch.Tensor]], *, source: str,
-                        batch_size: int = 2, autocast_dtype: torch.dtype | None = None,
-                        cancel: CancelToken | None = None) -> AnnotationSet:
+                        batch_size: int = 2, cancel: CancelToken | None = None) -> AnnotationSet:
     """Key -> predicted ImageAnnotations for (key, 1 x H x W tensor on the model's device) pairs."""
     result: AnnotationSet = {}
     batch: list[tuple[str, torch.Tensor]] = []
 
     def flush() -> None:
         check(cancel)
-        raws = detect(model, [t for _, t in batch], autocast_dtype=autocast_dtype)
+        raws = detect(model, [t for _, t in batch])
         for (key, tensor), raw in zip(batch, raws):
             height, width = tensor.shape[-2:]
             instances = raw_to_instances(raw, (height, width), source=source, score_threshold=0.0)
@@ -59,9 +58,7 @@ def summarise(report: dict) -> dict[str, float | None]:
 
 def evaluate_model(model: nn.Module, images: Iterable[tuple[str, torch.Tensor]], ground_truth: AnnotationSet, *,
                    source: str, batch_size: int = 2, score_threshold: float = 0.5,
-                   autocast_dtype: torch.dtype | None = None, cancel: CancelToken | None = None
-                   ) -> dict[str, float | None]:
+                   cancel: CancelToken | None = None) -> dict[str, float | None]:
     """box_map50, mask_map50, aji, aji_class_aware (None where undefined, e.g. masks of box-only data)."""
-    predictions = predict_annotations(model, images, source=source, batch_size=batch_size,
-                                      autocast_dtype=autocast_dtype, cancel=cancel)
+    predictions = predict_annotations(model, images, source=source, batch_size=batch_size, cancel=cancel)
     return summarise(evaluate_annotations(ground_truth, predictions, score_threshold=score_threshold, images="gt"))
