@@ -55,7 +55,6 @@ class Component:
     thickness: float  # largest inscribed radius (distance-map maximum)
     darkness: float  # mean darkness
     solidity: float  # area / convex hull area
-    length: float  # long side of the minimum-area rectangle
     border_contact: int  # pixels of the component on the image border
 
 
@@ -68,19 +67,27 @@ def measure_components(labels: np.ndarray, stats: np.ndarray, dist: np.ndarray, 
         x, y, bw, bh, area = (int(v) for v in stats[k])
         win = np.s_[y:y + bh, x:x + bw]
         mask = labels[win] == k
-        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        pts = np.concatenate(contours).reshape(-1, 2)
-        hull_area = cv2.contourArea(cv2.convexHull(pts)) + 0.5 * cv2.arcLength(cv2.convexHull(pts), True) + 1.0
-        (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
         out.append(Component(
             label=int(k), x0=x, y0=y, mask=mask, area=area,
             thickness=float(dist[win][mask].max()),
             darkness=float(dark[win][mask].mean()),
-            solidity=float(min(1.0, area / hull_area)),
-            length=float(max(rw, rh) + 1.0),
+            solidity=solidity(outline_points(mask), area),
             border_contact=_border_contact(mask, x, y, w, h),
         ))
     return out
+
+
+def outline_points(mask: np.ndarray) -> np.ndarray:
+    """Outer contour points (N x 2, x/y) of all parts of a mask."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return np.concatenate(contours).reshape(-1, 2)
+
+
+def solidity(points: np.ndarray, area: float) -> float:
+    """Pixel area over the area of the convex hull of the contour points (pixel centres), with
+    half the hull perimeter added so that a filled convex pixel shape scores about 1."""
+    hull = cv2.convexHull(points)
+    return float(min(1.0, area / (cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0)))
 
 
 def _border_contact(mask: np.ndarray, x: int, y: int, w: int, h: int) -> int:

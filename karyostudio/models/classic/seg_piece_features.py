@@ -13,6 +13,7 @@ import numpy as np
 
 from karyostudio.models.classic.threshold import holes
 from karyostudio.models.classic.seg_cuts import Cut, concavities
+from karyostudio.models.classic.seg_features import outline_points, solidity
 from karyostudio.models.classic.seg_skeleton import SkeletonInfo, analyse
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -85,10 +86,7 @@ def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None
     area = float(mask.sum())
     info = analyse(mask, w)
     m8 = mask.astype(np.uint8)
-    contours, _ = cv2.findContours(m8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pts = np.concatenate(contours).reshape(-1, 2)
-    hull = cv2.convexHull(pts)
-    solidity = min(1.0, area / (cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0))
+    pts = outline_points(mask)
     (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
     aspect = (max(rw, rh) + 1.0) / (min(rw, rh) + 1.0)
     dist = cv2.distanceTransform(np.pad(m8, 1), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -108,7 +106,7 @@ def piece_features(mask: np.ndarray, dark: np.ndarray, border: np.ndarray | None
         np.log1p(info.length / w),
         min(info.ends, 8),
         min(len(info.crossings), 4),
-        solidity,
+        solidity(pts, area),
         log_aspect,
         log_aspect ** 2,
         float(np.median(ridge_w)) / w,

@@ -12,6 +12,7 @@ Plain numpy / SciPy / OpenCV / scikit-image: about 0.1-0.5 s per image on one CP
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -24,6 +25,7 @@ from karyostudio.models.classic.seg_features import Component, distance_map, est
 from karyostudio.models.classic.seg_outline import grow_pieces, outline, rotated_box
 from karyostudio.models.classic.seg_piece_features import CellStats
 from karyostudio.models.classic.seg_piece_model import CLUSTER, DEBRIS, SINGLE, PieceModel
+from karyostudio.models.classic.seg_piece_weights import WEIGHTS
 from karyostudio.models.classic.separate import ScoredPiece, SearchRules, separate
 from karyostudio.models.classic.threshold import fill_small_holes, hysteresis, otsu_level
 
@@ -46,7 +48,7 @@ class SegmentParams:
     nucleus_border_w: float = 2.5  # compact blobs cut by the border over this length (w) are nuclei
     max_debris: float = 0.5  # pieces more likely debris than this are dropped
     grow_w: float = 0.5  # outlines grow by up to this (w) into the blurred rim ...
-    grow_level: float = 0.1  # ... over pixels darker than this x Otsu
+    grow_level: float = 0.2  # ... over pixels darker than this x Otsu
     cuts: CutRules = field(default_factory=CutRules)
     search: SearchRules = field(default_factory=SearchRules)
 
@@ -123,9 +125,9 @@ def component_windows(fg: Foreground, c: Component) -> tuple[np.ndarray, np.ndar
     return dark, border
 
 
+@lru_cache(maxsize=1)
 def default_piece_model() -> PieceModel:
-    from karyostudio.models.classic.seg_piece_weights import WEIGHTS
-
+    """The shipped piece model (seg_piece_weights), loaded once."""
     return PieceModel.from_dict(WEIGHTS)
 
 

@@ -1,9 +1,10 @@
 """Foreground mask from the darkness map: Otsu level, hysteresis, small-hole filling.
 
-Pale G-bands can be almost as light as the slide, so a single Otsu cut breaks some
-chromosomes into pieces. Hysteresis keeps the pale pixels (above ``low_factor`` x Otsu) that are
-connected to clearly dark ones (above ``high_factor`` x Otsu), which bridges pale bands without
-letting faint smudges of the slide in on their own.
+The cut sits at Otsu's level of the darkness map, about half way up a chromosome's blurred
+edge, which keeps the narrow pale gaps between touching chromosomes open (a lower cut merges
+neighbours, and merges cost far more than the slightly thin outlines, which are grown back at
+the end). Hysteresis then keeps only objects that somewhere reach clearly darker than the cut
+(``high_factor``), which drops faint smudges of the slide.
 """
 
 from __future__ import annotations
