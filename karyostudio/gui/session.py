@@ -9,8 +9,6 @@ happens before a Session exists, and failures are FormatError subclasses naming 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,9 @@ import numpy as np
 from karyostudio.core.annotated_image import ImageAnnotations
 from karyostudio.core.document import Document
 from karyostudio.core.history import History
-from karyostudio.io.errors import AnnotationReadError, FormatError
+from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES, decode_image, image_key, read_image
-from karyostudio.io.labelme import labelme_from_dict, load_json, write_labelme
+from karyostudio.io.labelme import embedded_image_bytes, labelme_from_dict, load_json, write_labelme
 
 ANNOTATION_SUFFIX = ".json"
 OPENABLE_SUFFIXES = (*IMAGE_SUFFIXES, ANNOTATION_SUFFIX)
@@ -66,7 +64,7 @@ class Session:
     def _open_labelme(cls, path: Path) -> "Session":
         data = load_json(path)
         ann = labelme_from_dict(data, path)
-        embedded = _embedded_image(data, path)
+        embedded = embedded_image_bytes(data, path) if isinstance(data, dict) else None
         image: np.ndarray | None = None
         if embedded is not None:
             image = decode_image(embedded, source=f"{path} (embedded imageData)")
@@ -123,15 +121,3 @@ class Session:
         self.annotation_path = target
         self.history.mark_clean()
         return target
-
-
-def _embedded_image(data: Any, path: Path) -> bytes | None:
-    encoded = data.get("imageData", data.get("image_data")) if isinstance(data, dict) else None
-    if not encoded:
-        return None
-    if not isinstance(encoded, str):
-        raise AnnotationReadError(path, "'imageData' must be a base64 string or null")
-    try:
-        return base64.b64decode(encoded, validate=False)
-    except (binascii.Error, ValueError) as exc:
-        raise AnnotationReadError(path, f"'imageData' is not valid base64: {exc}") from exc

@@ -135,7 +135,7 @@ def _read_size(data: dict, path: Path, image_path: Path | None) -> tuple[int, in
             raise AnnotationReadError(path, f"'{name}' must be a positive integer, found {value!r}")
     if height is not None and width is not None:
         return int(width), int(height)
-    embedded = _embedded_bytes(data, path)
+    embedded = embedded_image_bytes(data, path)
     if embedded is not None:
         try:
             with Image.open(io.BytesIO(embedded)) as im:
@@ -150,7 +150,8 @@ def _read_size(data: dict, path: Path, image_path: Path | None) -> tuple[int, in
     return None
 
 
-def _embedded_bytes(data: dict, path: Path) -> bytes | None:
+def embedded_image_bytes(data: dict, path: Path) -> bytes | None:
+    """The decoded imageData (either key style) of a labelme dict, or None when there is none."""
     encoded = _get(data, "imageData")
     if encoded is None:
         return None
@@ -242,7 +243,7 @@ def read_labelme_image(path: str | Path) -> np.ndarray | None:
     data = load_json(path)
     if not isinstance(data, dict):
         raise AnnotationReadError(path, "expected a labelme JSON object")
-    embedded = _embedded_bytes(data, path)
+    embedded = embedded_image_bytes(data, path)
     if embedded is not None:
         return decode_image(embedded, source=f"{path} (embedded imageData)")
     text = _get(data, "imagePath")
