@@ -35,3 +35,20 @@ def autokary_dir(shared_data: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"AutoKary2022 annotation samples not found at {path}")
     return path
+
+
+@pytest.fixture
+def isolated_models(tmp_path, monkeypatch) -> Path:
+    """An empty, private models folder searched first; the user's and the repository's models are
+    hidden, and the registry's tables are restored after the test."""
+    from karyostudio.models import manifest as manifest_module
+    from karyostudio.models import registry
+
+    folder = tmp_path / "env-models"
+    folder.mkdir()
+    monkeypatch.setenv("KARYOSTUDIO_MODELS", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.setattr(manifest_module, "REPO_MODELS_DIR", tmp_path / "no-repo-models")
+    monkeypatch.setattr(registry, "FAMILIES", dict(registry.FAMILIES))
+    monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
+    return folder

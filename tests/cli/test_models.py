@@ -3,21 +3,14 @@ import json
 import pytest
 
 from karyostudio.cli import main
-from karyostudio.models import manifest as manifest_module
 from karyostudio.models import registry
 from karyostudio.models.manifest import manifest_for_weights, write_manifest
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "models"
-    folder.mkdir()
-    monkeypatch.setenv("KARYOSTUDIO_MODELS", str(folder))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
-    monkeypatch.setattr(manifest_module, "REPO_MODELS_DIR", tmp_path / "no-repo-models")
-    monkeypatch.setattr(registry, "FAMILIES", dict(registry.FAMILIES))
+def models_dir(isolated_models):
     registry.register_family("fake", lambda manifest, device: None)
-    return folder
+    return isolated_models
 
 
 def _install(folder, name, metrics):

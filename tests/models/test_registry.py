@@ -7,7 +7,6 @@ import pytest
 
 from karyostudio.core.instance import Instance
 from karyostudio.geometry.polygons import box_to_polygon
-from karyostudio.models import manifest as manifest_module
 from karyostudio.models import registry
 from karyostudio.models.base import Predictor, prediction_karyotype
 from karyostudio.models.manifest import (
@@ -42,16 +41,8 @@ class FakePredictor:
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch) -> Path:
-    """An empty, private set of model folders, and registry tables restored after the test."""
-    env = tmp_path / "env-models"
-    env.mkdir()
-    monkeypatch.setenv("KARYOSTUDIO_MODELS", str(env))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
-    monkeypatch.setattr(manifest_module, "REPO_MODELS_DIR", tmp_path / "no-repo-models")
-    monkeypatch.setattr(registry, "FAMILIES", dict(registry.FAMILIES))
-    monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
-    return env
+def models_dir(isolated_models) -> Path:
+    return isolated_models
 
 
 def _install(folder: Path, name: str, family: str = "fake") -> Path:
