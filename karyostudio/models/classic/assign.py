@@ -34,6 +34,7 @@ from scipy.special import logsumexp
 
 from karyostudio.core.classes import AUTOSOMES, CLASS_NAMES, NUM_CLASSES, class_index
 from karyostudio.core.instance import Instance
+from karyostudio.models.base import is_cluster
 
 SEX_HYPOTHESES: dict[str, dict[str, int]] = {"XX": {"X": 2, "Y": 0}, "XY": {"X": 1, "Y": 1}}
 
@@ -138,4 +139,4 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
 
 def cluster_flags(instances: Sequence[Instance]) -> np.ndarray:
     """(N,) bool: True where an instance's attributes mark it as a cluster (``"cluster": True``)."""
-    return np.array([bool(inst.attributes.get("cluster", False)) for inst in instances], dtype=bool)
+    return np.array([is_cluster(inst) for inst in instances], dtype=bool)
