@@ -14,7 +14,9 @@ Regimes (Mask R-CNN):
   alternating  ``epochs`` at ``optim.lr``; every step takes a box batch with probability ``box_ratio``
                (RPN + box losses only) or a mask batch (all losses).
 Family "classifier" hands the ``classifier`` mapping (ClassifierTrainConfig fields) to the crop
-classifier's trainer (training/classifier_train.py).
+classifier's trainer (training/classifier_train.py). Families "chromseg", "deepchm" and
+"rotated-maskrcnn" have trainers of their own that read the ``settings`` mapping (and the common
+fields name, device, seed, out_dir, max_minutes, num_threads, export).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from karyostudio.models.maskrcnn.spec import MaskRCNNSpec, SpecError
 if TYPE_CHECKING:
     from karyostudio.training.classifier_train import ClassifierTrainConfig
 
-FAMILIES = ("maskrcnn", "classifier")
+FAMILIES = ("maskrcnn", "classifier", "chromseg", "deepchm", "rotated-maskrcnn")
+# Families whose trainer reads its own settings from TrainConfig.settings (see engine.FAMILY_TRAINERS).
+SETTINGS_FAMILIES = ("chromseg", "deepchm", "rotated-maskrcnn")
 REGIMES = ("baseline", "two-stage", "alternating")
 SOURCE_KINDS = ("synth", "labelme", "voc")
 SPLITS = ("auto", "patient", "random")
@@ -151,6 +155,7 @@ class TrainConfig:
     checkpoint_every: int | None = None  # steps; epoch ends, cancellation and time-outs always save
     export: bool = True
     classifier: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None  # the family trainer's own settings (SETTINGS_FAMILIES)
 
 
 # --- conversion -----------------------------------------------------------------------------------
@@ -298,6 +303,8 @@ def check_config(config: TrainConfig) -> None:
         if not config.classifier:
             raise ConfigError("family 'classifier' needs a 'classifier' mapping of its trainer's settings")
         return
+    if config.family in SETTINGS_FAMILIES:
+        return  # the family's trainer checks its own settings
     _one_of("regime", config.regime, REGIMES)
     _one_of("optim.schedule", config.optim.schedule, SCHEDULES)
     _one_of("amp_dtype", config.amp_dtype, AMP_DTYPES)

@@ -23,10 +23,11 @@ cancelling is per process (the GUI trains in one process).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -41,6 +42,7 @@ from karyostudio.models.maskrcnn.validate import evaluate_model
 from karyostudio.models.maskrcnn.weights import export_model
 from karyostudio.models.registry import resolve_device
 from karyostudio.training import checkpoint as ckpt
+from karyostudio.training.results import FitResult, emit as _emit
 from karyostudio.training.classifier_train import TrainingError, train_classifier
 from karyostudio.training.config import (
     BOXES,
@@ -66,22 +68,15 @@ from karyostudio.training.detection_data import (
     stream_for_step,
 )
 
+# Families with a trainer of their own: trainer(config, callbacks, cancel) -> FitResult, reading its
+# settings from ``config.settings`` (imported only when used).
+FAMILY_TRAINERS = {
+    "chromseg": "karyostudio.training.chromseg_train:fit_chromseg",
+    "deepchm": "karyostudio.training.rotated_train:fit_deepchm",
+    "rotated-maskrcnn": "karyostudio.training.rotated_train:fit_rotated_maskrcnn",
+}
+
 SELECT_FALLBACKS = ("mask_data.mask_map50", "mask_data.box_map50", "box_data.box_map50")
-
-
-@dataclass
-class FitResult:
-    out_dir: Path
-    steps: int
-    epochs: int  # epochs completed, all stages
-    best_epoch: int | None
-    best_metrics: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)  # one record per validated epoch
-    last_checkpoint: Path | None = None
-    best_checkpoint: Path | None = None
-    manifest: Path | None = None  # the exported model's manifest
-    stopped_early: bool = False  # the time budget ran out
-    elapsed_s: float = 0.0
 
 
 def fit(config: TrainConfig, callbacks: Sequence[Any] = (), cancel: CancelToken | None = None) -> FitResult:
@@ -89,6 +84,9 @@ def fit(config: TrainConfig, callbacks: Sequence[Any] = (), cancel: CancelToken 
     check_config(config)
     if config.family == "classifier":
         return _fit_classifier(config, callbacks, cancel)
+    if config.family in FAMILY_TRAINERS:
+        module_name, _, attr = FAMILY_TRAINERS[config.family].partition(":")
+        return getattr(importlib.import_module(module_name), attr)(config, list(callbacks), cancel)
     with _distributed(config.device) as dist:
         return _Run(config, dist, list(callbacks), cancel).fit()
 
@@ -171,13 +169,6 @@ def _torch_settings(config: TrainConfig) -> Iterator[None]:
 
 def _seed_step(seed: int, rank: int, step: int) -> None:
     torch.manual_seed(int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0]))
-
-
-def _emit(callbacks: Sequence[Any], name: str, *args: Any) -> None:
-    for cb in callbacks:
-        method = getattr(cb, name, None)
-        if method is not None:
-            method(*args)
 
 
 # --- the Mask R-CNN run ---------------------------------------------------------------------------
