@@ -81,6 +81,10 @@ class DeviceUnavailableError(RuntimeError):
 FAMILIES: dict[str, ModelFamily] = {
     "classic": ModelFamily("classic", "karyostudio.models.classic.pipeline:from_manifest"),
     "maskrcnn": ModelFamily("maskrcnn", "karyostudio.models.maskrcnn.predictor:from_manifest"),
+    "deepchm": ModelFamily("deepchm", "karyostudio.models.rotated.deepchm_predictor:from_manifest"),
+    "rotated-maskrcnn": ModelFamily("rotated-maskrcnn", "karyostudio.models.rotated.ermrcnn_predictor:from_manifest"),
+    # The ChromSeg splitter is a stage, not a detector: predictors load it through
+    # karyostudio.models.overlap (``predict --split-clusters``), never as a model of their own.
 }
 MODELS: dict[str, RegisteredModel] = {
     DEFAULT_MODEL: RegisteredModel(
