@@ -72,8 +72,8 @@ from karyostudio.training.detection_data import (
 # settings from ``config.settings`` (imported only when used).
 FAMILY_TRAINERS = {
     "chromseg": "karyostudio.training.chromseg_train:fit_chromseg",
-    "deepchm": "karyostudio.training.rotated_train:fit_deepchm",
-    "rotated-maskrcnn": "karyostudio.training.rotated_train:fit_rotated_maskrcnn",
+    "deepchm": "karyostudio.training.deepchm_train:fit_deepchm",
+    "rotated-maskrcnn": "karyostudio.training.ermrcnn_train:fit_ermrcnn",
 }
 
 SELECT_FALLBACKS = ("mask_data.mask_map50", "mask_data.box_map50", "box_data.box_map50")
