@@ -108,26 +108,38 @@ def label_menu(parent: QWidget, on_label: Callable[[str | None], None]) -> QMenu
     return menu
 
 
+MENU_NAMES = ("file", "edit", "tools", "view", "analysis", "help")
+
+
+def menu(window: QMainWindow, name: str) -> QMenu:
+    """The window's top-level menu ``name`` (one of MENU_NAMES), for controllers that add entries."""
+    found = window.menuBar().findChild(QMenu, f"menu_{name}")
+    if found is None:
+        raise KeyError(f"no menu {name!r}; menus: {', '.join(MENU_NAMES)}")
+    return found
+
+
 def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str | None], None]) -> None:
     bar = window.menuBar()
-    file_menu = bar.addMenu("&File")
-    file_menu.addActions([actions.open, actions.save, actions.save_as])
-    file_menu.addSeparator()
-    file_menu.addAction(actions.quit)
-    edit = bar.addMenu("&Edit")
+    menus = {}
+    for name in MENU_NAMES:
+        menus[name] = bar.addMenu(f"&{name.capitalize()}")
+        menus[name].setObjectName(f"menu_{name}")
+    menus["file"].addActions([actions.open, actions.save, actions.save_as])
+    menus["file"].addSeparator()
+    menus["file"].addAction(actions.quit)
+    edit = menus["edit"]
     edit.addActions([actions.undo, actions.redo])
     edit.addSeparator()
     edit.addMenu(label_menu(window, on_label))
     edit.addActions([actions.toggle_reviewed, actions.delete, actions.select_all, actions.next_unreviewed])
-    tools = bar.addMenu("&Tools")
-    tools.addActions([actions.select_tool, actions.draw_tool])
-    view = bar.addMenu("&View")
+    menus["tools"].addActions([actions.select_tool, actions.draw_tool])
+    view = menus["view"]
     view.addActions([actions.fit, actions.zoom_in, actions.zoom_out, actions.actual_size])
     view.addSeparator()
     view.addAction(actions.show_labels)
-    analysis = bar.addMenu("&Analysis")
-    analysis.addActions([actions.run_model, actions.cancel_run])
-    bar.addMenu("&Help").addAction(actions.shortcuts)
+    menus["analysis"].addActions([actions.run_model, actions.cancel_run])
+    menus["help"].addAction(actions.shortcuts)
 
 
 def context_menu(parent: QWidget, actions: Actions, on_label: Callable[[str | None], None],
