@@ -22,6 +22,7 @@ from karyostudio.gui.dialogs.shortcuts import ShortcutsDialog
 from karyostudio.gui.editing import Editor
 from karyostudio.gui.files import FileController
 from karyostudio.gui.label_keys import LabelKeyEntry, LabelKeyFilter
+from karyostudio.gui.model_lab import ModelLab
 from karyostudio.gui.model_control import ModelController, ModelLister, list_models
 from karyostudio.gui.panels.display import DisplayPanel
 from karyostudio.gui.panels.instances import InstancePanel
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.select_tool = SelectTool(self.view, self.editor.edit_vertices)
         self.draw_tool = DrawPolygonTool(self.view, self.editor.add_polygon, self.act.select_tool.trigger)
         build_menus(self, self.act, self.set_label)
+        self.lab = ModelLab(self, predictor_loader)  # training and evaluation docks
         self._build_toolbar()
         self._connect()
         self.view.set_tool(self.select_tool)
@@ -187,6 +189,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.models.runner.shutdown()
+        self.lab.shutdown()
         self.autosaver.discard()
         self.autosaver.set_session(None)  # releases the recovery lock
         if not self._force_close:  # non-interactive runs leave the user's layout alone

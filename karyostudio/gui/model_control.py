@@ -54,6 +54,11 @@ class ModelController(QObject):
     def model_name(self) -> str | None:
         return self.combo.currentData()
 
+    @property
+    def infos(self) -> list[ModelInfo]:
+        """The models listed in the chooser (as of the last refresh)."""
+        return list(self._infos)
+
     def refresh(self, preferred: str | None = None) -> None:
         """Fill the chooser (default model first); prefer the given or last used model."""
         self._infos = self._lister()

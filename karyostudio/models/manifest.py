@@ -156,11 +156,16 @@ def verify_weights(manifest: Manifest) -> Path:
     return weights
 
 
+def user_model_dir() -> Path:
+    """The user's own model folder (where the app installs models it trained)."""
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "karyostudio" / "models"
+
+
 def model_dirs() -> list[Path]:
     """Folders searched for manifests, highest priority first (existing or not)."""
     dirs = [Path(p).expanduser() for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    dirs.append(data_home / "karyostudio" / "models")
+    dirs.append(user_model_dir())
     dirs.append(REPO_MODELS_DIR)
     return dirs
 

@@ -432,3 +432,23 @@ def classifier_train_config(config: TrainConfig) -> ClassifierTrainConfig:
         return ClassifierTrainConfig(**values)
     except TypeError as exc:
         raise ConfigError(f"bad classifier settings: {exc}") from None
+
+
+def add_labelme_source(config: TrainConfig, folder: str | Path) -> TrainConfig:
+    """A copy of ``config`` that also learns from a folder of labelme files (reviewed corrections).
+
+    Mask R-CNN configs get it as another mask source; families with their own trainer get it in
+    ``settings["labelme_dirs"]`` (the ChromSeg trainer derives crossing regions from overlapping
+    outlines). The crop classifier trains from VOC boxes only, so it cannot take one.
+    """
+    folder = str(Path(folder).expanduser().resolve())
+    out = copy.deepcopy(config)
+    if config.family == "maskrcnn":
+        out.data.mask_sources.append(SourceConfig(kind="labelme", path=folder))
+    elif config.family in SETTINGS_FAMILIES:
+        settings = dict(out.settings or {})
+        settings["labelme_dirs"] = [*settings.get("labelme_dirs", []), folder]
+        out.settings = settings
+    else:
+        raise ConfigError(f"family {config.family!r} cannot train on a labelme folder")
+    return out

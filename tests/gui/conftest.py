@@ -10,6 +10,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything creates a QApplic
 import gc
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,15 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _running_qthreads() -> list[QThread]:
     running = []
-    for obj in gc.get_objects():
-        if isinstance(obj, QThread):
-            try:
-                if obj.isRunning():
-                    running.append(obj)
-            except RuntimeError:  # the C++ object is already gone
-                continue
+    with warnings.catch_warnings():  # isinstance on deprecated module attributes (torch) warns
+        warnings.simplefilter("ignore")
+        objects = [obj for obj in gc.get_objects() if isinstance(obj, QThread)]
+    for obj in objects:
+        try:
+            if obj.isRunning():
+                running.append(obj)
+        except RuntimeError:  # the C++ object is already gone
+            continue
     return running
 
 

@@ -1,0 +1,98 @@
+"""Long jobs other than model runs (training, evaluation) on a worker thread.
+
+A JobThread calls ``work(post, cancel)`` off the GUI thread. ``post(kind, payload)`` sends a
+message to the GUI thread (queued signal), so the job can report losses, metrics or progress
+without touching widgets. The outcome (result, error text or cancelled) is read only after the
+thread has finished, as in workers.ModelRunner.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+
+from karyostudio.core.progress import CancelToken, Cancelled
+
+Post = Callable[[str, Any], None]
+Work = Callable[[Post, CancelToken], Any]
+
+
+class JobThread(QThread):
+    posted = Signal(str, object)
+
+    def __init__(self, work: Work, token: CancelToken):
+        super().__init__()
+        self._work = work
+        self.token = token
+        self.result: Any = None
+        self.error: str | None = None
+        self.cancelled = False
+
+    def run(self) -> None:
+        try:
+            self.result = self._work(self.posted.emit, self.token)
+        except Cancelled:
+            self.cancelled = True
+        except Exception as exc:  # shown to the user; the traceback goes to the console
+            self.error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+
+
+class JobRunner(QObject):
+    """One job at a time; its messages and outcome arrive on the GUI thread."""
+
+    busy_changed = Signal(bool)
+    message = Signal(str, object)  # kind, payload (from the job's post)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: JobThread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, work: Work) -> bool:
+        if self._thread is not None:
+            return False
+        thread = JobThread(work, CancelToken())
+        thread.posted.connect(self.message, Qt.ConnectionType.QueuedConnection)
+        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread = thread
+        self.busy_changed.emit(True)
+        thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._thread is not None:
+            self._thread.token.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel and join the job without emitting its outcome (window closing)."""
+        thread = self._thread
+        if thread is None:
+            return
+        thread.token.cancel()
+        thread.finished.disconnect(self._on_finished)
+        thread.wait()
+        self._thread = None
+        self.busy_changed.emit(False)
+
+    def _on_finished(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        thread.wait()
+        self._thread = None
+        self.busy_changed.emit(False)
+        if thread.error is not None:
+            self.failed.emit(thread.error)
+        elif thread.cancelled:
+            self.cancelled.emit()
+        else:
+            self.succeeded.emit(thread.result)
