@@ -1,4 +1,4 @@
-"""`karyostudio gui [FILE] [--model NAME] [--screenshot OUT.png] [--auto]`: the desktop application.
+"""`karyostudio gui [FILE] [--model NAME] [--screenshot OUT.png] [--auto] [--karyogram]`: the desktop application.
 
 Without FILE the bundled sample metaphase opens. --auto runs the model at once. --screenshot
 renders the window to a PNG and exits without showing any dialog (errors go to stderr); with
@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
                         help="render the window to this PNG file and exit")
     parser.add_argument("--auto", action="store_true", help="run the model on the image right away")
+    parser.add_argument("--karyogram", action="store_true", help="show the karyogram (large) in the window")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from karyostudio.gui.app import LaunchError, LaunchOptions, launch
 
     try:
-        return launch(LaunchOptions(file=args.file, model=args.model, screenshot=args.screenshot, auto=args.auto))
+        return launch(LaunchOptions(file=args.file, model=args.model, screenshot=args.screenshot, auto=args.auto,
+                                    karyogram=args.karyogram))
     except LaunchError as exc:
         raise CommandError(str(exc)) from exc

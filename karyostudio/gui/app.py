@@ -36,6 +36,7 @@ class LaunchOptions:
     model: str | None = None
     screenshot: Path | None = None
     auto: bool = False
+    karyogram: bool = False  # show the karyogram dock, large
 
 
 def create_application() -> QApplication:
@@ -65,6 +66,8 @@ def launch(options: LaunchOptions) -> int:
     window.models.refresh(preferred=options.model)
     window.show()
     open_initial(window, options.file)
+    if options.karyogram:
+        window.karyogram.show_dock()
     QTimer.singleShot(0, window.files.offer_recovery)
     if options.auto:
         QTimer.singleShot(0, window.models.run)
@@ -99,6 +102,9 @@ def _screenshot(options: LaunchOptions) -> int:
         window.models.runner.wait()
         status = 1 if failures else 0
     app.processEvents()
+    if options.karyogram:
+        window.karyogram.show_for_screenshot()
+        app.processEvents()
     window.view.fit_to_window()
     app.processEvents()
     write_screenshot(window, options.screenshot)

@@ -11,8 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from karyostudio.core.commands import AddInstances, EditVertices, RemoveInstances, SetLabel, SetReviewed
+from karyostudio.core.commands import AddInstances, EditVertices, Merge, RemoveInstances, SetLabel, SetReviewed, \
+    Split
 from karyostudio.core.instance import MANUAL_SOURCE, Instance
+from karyostudio.geometry.edit_ops import EditError, merge_outlines
 from karyostudio.gui.selection import Selection
 from karyostudio.gui.session import Session
 
@@ -23,6 +25,9 @@ class Editor:
     def __init__(self, current_session: Callable[[], Session], selection: Selection):
         self._session = current_session
         self.selection = selection
+        # While a tool holds an outline that is not in the document yet (a GrabCut preview),
+        # class keys name and add that outline instead of relabelling the selection.
+        self.pending_outline: Callable[[str | None], bool] | None = None
 
     @property
     def session(self) -> Session:
@@ -40,6 +45,8 @@ class Editor:
 
     def set_label(self, label: str | None) -> int:
         """Name the selected instances (a person's naming marks them reviewed)."""
+        if self.pending_outline is not None and self.pending_outline(label):
+            return 1
         ids = self._present(self.selection.ids)
         if ids:
             self.session.history.push(SetLabel(ids, label))
@@ -55,18 +62,69 @@ class Editor:
         self.session.history.push(SetReviewed(ids, reviewed))
         return len(ids)
 
-    def edit_vertices(self, instance_id: int, polygon: np.ndarray) -> None:
+    def edit_vertices(self, instance_id: int, polygon: np.ndarray, text: str = "edit outline") -> None:
         doc = self.session.document
         if instance_id in doc and not np.array_equal(doc.get(instance_id).polygon, polygon):
-            self.session.history.push(EditVertices(instance_id, polygon))
+            command = EditVertices(instance_id, polygon)
+            command.text = text
+            self.session.history.push(command)
 
-    def add_polygon(self, polygon: np.ndarray) -> int:
-        """Add a manually drawn outline (unnamed) and select it, ready to be labelled by a key."""
+    def add_polygon(self, polygon: np.ndarray, label: str | None = None) -> int:
+        """Add a manually drawn outline and select it, ready to be labelled by a key.
+
+        With a label (named while it was drawn) it counts as reviewed, like any naming by a person.
+        """
         doc = self.session.document
-        instance = Instance(id=doc.next_id(), polygon=polygon, source=MANUAL_SOURCE)
+        instance = Instance(id=doc.next_id(), polygon=polygon, label=label, source=MANUAL_SOURCE,
+                            reviewed=label is not None)
         self.session.history.push(AddInstances([instance]))
         self.selection.set([instance.id])
         return instance.id
+
+    def replace_outline(self, instance_id: int, pieces: list[np.ndarray], text: str) -> list[int]:
+        """Replace one outline by the result of an edit, as one undo step; returns the new ids.
+
+        pieces come largest first. One piece edits the outline in place; none deletes it;
+        several split it: the largest piece keeps the id and the name (a cut usually frees a
+        smaller neighbour or fragment from the named chromosome), the others are unnamed, and
+        all of them are left unreviewed.
+        """
+        doc = self.session.document
+        if instance_id not in doc:
+            raise EditError("the outline is gone")
+        if not pieces:
+            command = RemoveInstances([instance_id])
+            ids: list[int] = []
+        elif len(pieces) == 1:
+            self.edit_vertices(instance_id, pieces[0], text)
+            return [instance_id]
+        else:
+            labels = [doc.get(instance_id).label] + [None] * (len(pieces) - 1)
+            command = Split(instance_id, pieces, labels)
+            ids = [instance_id] + [doc.next_id() + k for k in range(len(pieces) - 1)]
+        command.text = text
+        self.session.history.push(command)
+        self.selection.set(ids)
+        return ids
+
+    def merge_selected(self) -> int:
+        """Merge the selected outlines (overlapping or touching) into one; returns its id.
+
+        The largest outline keeps its id; the result keeps the name of the largest named one.
+        Raises EditError (with a message for the user) when the selection cannot be merged.
+        """
+        ids = self._present(self.selection.ids)
+        if len(ids) < 2:
+            raise EditError("select two or more touching outlines to merge (Ctrl+click adds to the selection)")
+        doc = self.session.document
+        by_area = sorted(ids, key=lambda i: doc.get(i).area, reverse=True)
+        polygon = merge_outlines([doc.get(i).polygon for i in by_area])
+        label = next((doc.get(i).label for i in by_area if doc.get(i).label is not None), None)
+        command = Merge(by_area, polygon, label)
+        command.text = f"merge {len(ids)} outlines"
+        self.session.history.push(command)
+        self.selection.set([by_area[0]])
+        return by_area[0]
 
     def undo(self) -> bool:
         return self.session.history.undo()

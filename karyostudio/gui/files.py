@@ -7,7 +7,7 @@ before it replaces the current one, and errors are shown in a dialog that names 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtWidgets import QFileDialog
 
@@ -33,6 +33,9 @@ _SKIPPED_SHOWN = 12  # skipped-shape reports listed in the warning
 class FileController:
     def __init__(self, window: "MainWindow"):
         self.window = window
+        # Called with the path after a successful open / save (recent files, the case table).
+        self.opened_listeners: list[Callable[[Path], None]] = []
+        self.saved_listeners: list[Callable[[Path], None]] = []
 
     @property
     def session(self) -> Session:
@@ -45,10 +48,13 @@ class FileController:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open", self._last_dir(), OPEN_FILTER)
         return bool(path) and self.open_path(Path(path))
 
-    def open_path(self, path: Path) -> bool:
-        """Open a file in place of the current document (the caller asked about unsaved changes)."""
+    def open_path(self, path: Path, reader: Callable[[Path], Session] | None = None) -> bool:
+        """Open a file in place of the current document (the caller asked about unsaved changes).
+
+        reader builds the session (default Session.open); a case passes one that knows the cell's image.
+        """
         try:
-            session = Session.open(path)
+            session = (reader or Session.open)(path)
         except (FormatError, OSError, ValueError) as exc:
             show_error(self.window, "Cannot open file", f"{path.name} could not be opened.\n\n{exc}")
             return False
@@ -56,6 +62,8 @@ class FileController:
         self.window.set_session(session)
         self._remember_dir(path)
         self.window.status.message(f"opened {path} ({len(session.document)} outlines)")
+        for listener in self.opened_listeners:
+            listener(path)
         if session.skipped:
             listed = "\n".join(session.skipped[:_SKIPPED_SHOWN])
             more = len(session.skipped) - _SKIPPED_SHOWN
@@ -88,6 +96,8 @@ class FileController:
         self.window.autosaver.discard()
         self._remember_dir(saved)
         self.window.status.message(f"saved {saved}")
+        for listener in self.saved_listeners:
+            listener(saved)
         return True
 
     def maybe_save(self) -> bool:

@@ -18,9 +18,12 @@ from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
 from karyostudio.gui.canvas.scene import MetaphaseScene
 from karyostudio.gui.canvas.tools import DrawPolygonTool, SelectTool
 from karyostudio.gui.canvas.view import MetaphaseView
+from karyostudio.gui.case.controller import CaseController
 from karyostudio.gui.dialogs.shortcuts import ShortcutsDialog
+from karyostudio.gui.edit_tools import install_edit_tools
 from karyostudio.gui.editing import Editor
 from karyostudio.gui.files import FileController
+from karyostudio.gui.karyogram.controller import KaryogramController
 from karyostudio.gui.label_keys import LabelKeyEntry, LabelKeyFilter
 from karyostudio.gui.model_lab import ModelLab
 from karyostudio.gui.model_control import ModelController, ModelLister, list_models
@@ -65,6 +68,9 @@ class MainWindow(QMainWindow):
         self.lab = ModelLab(self, predictor_loader)  # training and evaluation docks
         self._build_toolbar()
         self._connect()
+        self.edit_tools = install_edit_tools(self)  # brush, split, GrabCut, merge, vertex insert/delete
+        self.case = CaseController(self)  # case dock, Open Folder/Recent, Export, drops
+        self.karyogram = KaryogramController(self)  # karyogram dock, flips, karyotype, export
         self.view.set_tool(self.select_tool)
         self.set_session(self.session)
         self.models.refresh()
@@ -113,7 +119,7 @@ class MainWindow(QMainWindow):
         a.actual_size.triggered.connect(view.actual_size)
         a.run_model.triggered.connect(self.models.run)
         a.cancel_run.triggered.connect(self.models.cancel)
-        a.shortcuts.triggered.connect(lambda: ShortcutsDialog(a.all(), self).exec())
+        a.shortcuts.triggered.connect(lambda: ShortcutsDialog(self.actions(), self).exec())
         self.label_keys.chosen.connect(self.set_label)
         self.label_keys.pending_changed.connect(self._label_pending)
         view.installEventFilter(self._key_filter)
@@ -135,6 +141,7 @@ class MainWindow(QMainWindow):
         self.instance_panel.set_document(session.document)
         self.display_panel.set_image(session.image, self.scene.image_item.settings)
         self.autosaver.set_session(session)
+        self.karyogram.set_session(session)
         session.history.subscribe(self._history_changed)
         self._history_changed()
         self.view.fit_to_window()
@@ -189,6 +196,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.models.runner.shutdown()
+        self.case.shutdown()
         self.lab.shutdown()
         self.autosaver.discard()
         self.autosaver.set_session(None)  # releases the recovery lock

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox
 from karyostudio.core.commands import ReplaceInstances
 from karyostudio.gui.dialogs.messages import show_error
 from karyostudio.gui.settings import app_settings
-from karyostudio.gui.workers import ModelRunner, PredictorLoader
+from karyostudio.gui.workers import CachingLoader, ModelRunner, PredictorLoader
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ class ModelController(QObject):
         self.combo = QComboBox()
         self.combo.setToolTip("Model used by Run model")
         self.combo.setMinimumContentsLength(14)
-        self.runner = ModelRunner(loader, self)
+        self.loader = CachingLoader(loader)  # shared with whole-case runs: each model loads once
+        self.runner = ModelRunner(self.loader, self)
         self.runner.busy_changed.connect(self._busy_changed)
         self.runner.progress.connect(window.status.set_progress)
         self.runner.succeeded.connect(self._succeeded)

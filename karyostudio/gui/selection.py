@@ -15,10 +15,12 @@ from karyostudio.core.document import Document, DocumentChanged
 
 class Selection(QObject):
     changed = Signal()
+    hover_changed = Signal()  # the instance under the mouse in any view (``hovered``) changed
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._ids: frozenset[int] = frozenset()
+        self._hovered: int | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -40,6 +42,15 @@ class Selection(QObject):
     def clear(self) -> None:
         self.set(())
 
+    @property
+    def hovered(self) -> int | None:
+        return self._hovered
+
+    def set_hovered(self, instance_id: int | None) -> None:
+        if instance_id != self._hovered:
+            self._hovered = instance_id
+            self.hover_changed.emit()
+
     def follow(self, document: Document | None) -> None:
         """Drop ids that the document removes (and does not re-add in the same change)."""
         if self._unsubscribe is not None:
@@ -53,3 +64,5 @@ class Selection(QObject):
         gone = set(event.removed) - set(event.added)
         if gone & self._ids:
             self.set(self._ids - gone)
+        if self._hovered in gone:
+            self.set_hovered(None)

@@ -2,8 +2,9 @@
 
 A tool receives the view's mouse and key events first and returns True for events it used;
 the rest get Qt's default handling (selection by click or rubber band). Tools never edit the
-document: they hand finished geometry to callbacks that push commands. New tools (brush,
-split by line, GrabCut box) subclass Tool and are set with MetaphaseView.set_tool.
+document: they hand finished geometry to callbacks that push commands. Other tools subclass
+Tool in their own modules (brush_tool, split_tool, grabcut_tool; karyostudio.gui.edit_tools
+creates them and their actions) and are set with MetaphaseView.set_tool.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
+from karyostudio.geometry.edit_ops import EditError, delete_vertex, insert_vertex, nearest_edge
 from karyostudio.gui.canvas.instance_item import HANDLE_PX, InstanceItem
 
 if TYPE_CHECKING:
@@ -54,32 +56,118 @@ class Tool:
 
 
 class SelectTool(Tool):
-    """Click/rubber-band selection (Qt's), plus dragging a vertex of a selected outline."""
+    """Click/rubber-band selection (Qt's), plus vertex editing of the selected outlines.
+
+    Drag a vertex to move it; press on an edge and drag to insert a vertex there and move it;
+    double-click or Ctrl+click an edge to insert a vertex; Shift+click or Alt+click a vertex
+    to delete it (an outline keeps at least three). Each edit is one undo step.
+    """
 
     name = "select"
     drag_mode = QGraphicsView.DragMode.RubberBandDrag
 
-    def __init__(self, view: "MetaphaseView", on_edit: Callable[[int, np.ndarray], None]):
+    def __init__(self, view: "MetaphaseView", on_edit: Callable[..., None]):
         super().__init__(view)
         self._on_edit = on_edit
-        self._drag: tuple[InstanceItem, int, np.ndarray] | None = None  # item, vertex, original points
+        self.message: Callable[[str], None] = lambda text: None  # the window shows these
+        # item, vertex index, outline before the edit, outline being dragged, what the edit is
+        self._drag: tuple[InstanceItem, int, np.ndarray, np.ndarray, str] | None = None
+        self._hover: QPointF | None = None
+        self._moved = False
 
-    def mouse_press(self, event, pos):
-        if event.button() != Qt.MouseButton.LeftButton or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+    # --- picking ---------------------------------------------------------------------------
+    def _selected_items(self) -> list[InstanceItem]:
+        return [i for i in self.view.metaphase_scene.selectedItems() if isinstance(i, InstanceItem)]
+
+    def _vertex_at(self, pos: QPointF) -> tuple[InstanceItem, int] | None:
+        for item in self._selected_items():
+            index = item.nearest_vertex(pos, self.tolerance())
+            if index is not None:
+                return item, index
+        return None
+
+    def _edge_at(self, pos: QPointF) -> InstanceItem | None:
+        for item in self._selected_items():
+            _, distance, _ = nearest_edge(item.points, (pos.x(), pos.y()))
+            if distance <= self.tolerance():
+                return item
+        return None
+
+    # --- vertex edits ----------------------------------------------------------------------
+    def insert_vertex_at(self, pos: QPointF) -> bool:
+        """Insert a vertex on the nearest edge of a selected outline (within picking distance)."""
+        item = self._edge_at(pos)
+        if item is None:
+            self.message("point at an edge of the selected outline to insert a vertex")
             return False
-        for item in self.view.metaphase_scene.selectedItems():
-            if isinstance(item, InstanceItem):
-                index = item.nearest_vertex(pos, self.tolerance())
-                if index is not None:
-                    self._drag = (item, index, item.points.copy())
-                    return True
+        try:
+            polygon, _ = insert_vertex(item.points, (pos.x(), pos.y()))
+        except EditError as exc:
+            self.message(str(exc))
+            return False
+        self._on_edit(item.instance_id, polygon, "insert vertex")
+        return True
+
+    def delete_vertex_at(self, pos: QPointF) -> bool:
+        """Delete the vertex of a selected outline under pos (never below three vertices)."""
+        hit = self._vertex_at(pos)
+        if hit is None:
+            self.message("point at a vertex of the selected outline to delete it")
+            return False
+        item, index = hit
+        try:
+            polygon = delete_vertex(item.points, index)
+        except EditError as exc:
+            self.message(str(exc))
+            return False
+        self._on_edit(item.instance_id, polygon, "delete vertex")
+        return True
+
+    def insert_vertex_at_cursor(self) -> bool:
+        return self._hover is not None and self.insert_vertex_at(self._hover)
+
+    def delete_vertex_at_cursor(self) -> bool:
+        if self._hover is None:
+            self.message("point at a vertex of the selected outline to delete it")
+            return False
+        return self.delete_vertex_at(self._hover)
+
+    # --- events ----------------------------------------------------------------------------
+    def mouse_press(self, event, pos):
+        self._hover = pos
+        if event.button() != Qt.MouseButton.LeftButton:
+            return False
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier):
+            return self._vertex_at(pos) is not None and self.delete_vertex_at(pos)
+        if modifiers == Qt.KeyboardModifier.ControlModifier:
+            return self._vertex_at(pos) is None and self._edge_at(pos) is not None and self.insert_vertex_at(pos)
+        if modifiers != Qt.KeyboardModifier.NoModifier:
+            return False
+        hit = self._vertex_at(pos)
+        if hit is not None:
+            item, index = hit
+            self._drag = (item, index, item.points.copy(), item.points.copy(), "edit outline")
+            self._moved = False
+            return True
+        item = self._edge_at(pos)
+        if item is not None:  # dragging from an edge inserts a vertex there (once it moves)
+            try:
+                working, index = insert_vertex(item.points, (pos.x(), pos.y()))
+            except EditError:
+                return False
+            self._drag = (item, index, item.points.copy(), working, "insert vertex")
+            self._moved = False
+            return True
         return False
 
     def mouse_move(self, event, pos):
+        self._hover = pos
         if self._drag is None:
             return False
-        item, index, original = self._drag
-        points = original.copy()
+        item, index, _, working, _ = self._drag
+        self._moved = True
+        points = working.copy()
         points[index] = (pos.x(), pos.y())
         item.set_points(points)
         return True
@@ -87,19 +175,27 @@ class SelectTool(Tool):
     def mouse_release(self, event, pos):
         if self._drag is None or event.button() != Qt.MouseButton.LeftButton:
             return False
-        item, _, original = self._drag
+        item, _, original, _, text = self._drag
         self._drag = None
         moved = item.points
         item.set_points(original)  # the command's document event shows the result
-        if not np.array_equal(moved, original):
-            self._on_edit(item.instance_id, moved)
+        # A press on an edge without a move inserts nothing (it may be half of a double-click).
+        if moved.shape != original.shape or not np.array_equal(moved, original):
+            if self._moved:
+                self._on_edit(item.instance_id, moved, text)
         return True
+
+    def mouse_double_click(self, event, pos):
+        if event.button() != Qt.MouseButton.LeftButton or self._vertex_at(pos) is not None:
+            return False
+        self.deactivate()  # drops the edge press that began the double-click
+        return self._edge_at(pos) is not None and self.insert_vertex_at(pos)
 
     def key_press(self, event):
         if event.key() != Qt.Key.Key_Escape:
             return False
         if self._drag is not None:  # Esc while dragging puts the vertex back
-            item, _, original = self._drag
+            item, _, original, _, _ = self._drag
             self._drag = None
             item.set_points(original)
         else:
@@ -108,7 +204,7 @@ class SelectTool(Tool):
 
     def deactivate(self) -> None:
         if self._drag is not None:
-            item, _, original = self._drag
+            item, _, original, _, _ = self._drag
             self._drag = None
             item.set_points(original)
 

@@ -1,0 +1,173 @@
+"""Running a model on every not-started cell of a case, in a worker thread.
+
+Each result is written next to its image as labelme JSON (atomically) as soon as it is ready,
+so a cancelled run keeps the cells already done and leaves the rest untouched. An existing
+annotation file is never overwritten: a cell that gained one since the run started is skipped.
+A cell that fails (unreadable image, a model error, an unwritable folder) is reported and the
+run goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
+
+from karyostudio.core.annotated_image import ImageAnnotations
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.gui.case.scan import annotation_path_for
+from karyostudio.gui.workers import PredictorLoader
+from karyostudio.io.errors import FormatError
+from karyostudio.io.images import image_key, read_image
+from karyostudio.io.labelme import write_labelme
+
+_PROGRESS_INTERVAL_S = 0.05
+STEPS_PER_CELL = 100  # progress units per cell, so one bar shows "cell k of n" and the progress inside it
+
+
+@dataclass
+class CaseRunOutcome:
+    model_name: str
+    total: int
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # cells that gained an annotation file meanwhile
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (cell, why)
+    cancelled: bool = False
+    error: str | None = None  # the model itself could not be loaded: nothing ran
+
+
+class CaseRunThread(QThread):
+    progressed = Signal(int, int, str)
+    cell_written = Signal(str)  # the annotation file just written
+
+    def __init__(self, loader: PredictorLoader, model_name: str, images: list[Path], token: CancelToken):
+        super().__init__()
+        self._loader = loader
+        self._images = list(images)
+        self.token = token
+        self.outcome = CaseRunOutcome(model_name, len(images))
+        self._last_progress = 0.0
+        self._cell = 0
+        self._label = ""
+
+    def run(self) -> None:
+        outcome = self.outcome
+        try:
+            self.progressed.emit(0, 0, f"loading model {outcome.model_name}")
+            predictor = self._loader(outcome.model_name)
+        except Exception as exc:  # shown to the user; nothing was written
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            return
+        try:
+            for k, image_path in enumerate(self._images):
+                self.token.raise_if_cancelled()
+                self._cell, self._label = k, f"cell {k + 1} of {len(self._images)}: {image_key(image_path.name)}"
+                self._progress(0, 1, "", force=True)
+                self._run_cell(predictor, image_path)
+        except Cancelled:
+            outcome.cancelled = True
+
+    def _run_cell(self, predictor, image_path: Path) -> None:
+        name = image_key(image_path.name)
+        target = annotation_path_for(image_path)
+        if target.exists():
+            self.outcome.skipped.append(name)
+            return
+        try:
+            image = read_image(image_path)
+            instances = list(predictor.predict(image, progress=self._progress, cancel=self.token))
+            self.token.raise_if_cancelled()
+            if target.exists():  # written by someone else while the model ran
+                self.outcome.skipped.append(name)
+                return
+            height, width = image.shape[:2]
+            write_labelme(target, ImageAnnotations(name, instances, image_path, (width, height)))
+        except Cancelled:
+            raise
+        except (FormatError, OSError) as exc:
+            self.outcome.failures.append((name, str(exc)))
+            return
+        except Exception as exc:  # a model error on one cell must not end the whole run
+            self.outcome.failures.append((name, f"{type(exc).__name__}: {exc}"))
+            traceback.print_exc()
+            return
+        self.outcome.written.append(name)
+        self.cell_written.emit(str(target))
+
+    def _progress(self, done: int, total: int, message: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or done >= total or now - self._last_progress >= _PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            within = int(STEPS_PER_CELL * done / total) if total > 0 else 0
+            self.progressed.emit(self._cell * STEPS_PER_CELL + min(within, STEPS_PER_CELL - 1),
+                                 len(self._images) * STEPS_PER_CELL, self._label)
+
+
+class CaseRunner(QObject):
+    """One whole-case run at a time; Cancel stops it at the predictor's next check."""
+
+    busy_changed = Signal(bool)
+    progress = Signal(int, int, str)
+    cell_written = Signal(str)
+    finished = Signal(object)  # CaseRunOutcome, emitted after the thread has ended
+
+    def __init__(self, loader: PredictorLoader, parent: QObject | None = None):
+        super().__init__(parent)
+        self._loader = loader
+        self._thread: CaseRunThread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, model_name: str, images: list[Path]) -> bool:
+        if self._thread is not None:
+            return False
+        thread = CaseRunThread(self._loader, model_name, images, CancelToken())
+        thread.progressed.connect(self.progress, Qt.ConnectionType.QueuedConnection)
+        thread.cell_written.connect(self.cell_written, Qt.ConnectionType.QueuedConnection)
+        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread = thread
+        self.busy_changed.emit(True)
+        thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._thread is not None:
+            self._thread.token.cancel()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block (processing events) until the run has ended and its outcome was emitted."""
+        if self._thread is None:
+            return True
+        loop = QEventLoop()
+        self.busy_changed.connect(loop.quit)
+        if timeout_ms >= 0:
+            QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+        self.busy_changed.disconnect(loop.quit)
+        return self._thread is None
+
+    def shutdown(self) -> None:
+        """Cancel and join a run without reporting it (window closing); finished cells stay written."""
+        thread = self._thread
+        if thread is None:
+            return
+        thread.token.cancel()
+        thread.finished.disconnect(self._on_finished)
+        thread.wait()
+        self._thread = None
+        self.busy_changed.emit(False)
+
+    def _on_finished(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        thread.wait()
+        self._thread = None
+        self.busy_changed.emit(False)
+        self.finished.emit(thread.outcome)
