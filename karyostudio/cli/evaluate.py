@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-gt-images", action="store_true",
                         help="evaluate every ground-truth image; one without predictions counts as "
                              "predicting nothing (default: only images present on both sides)")
+    parser.add_argument("--rotated-gt-from-image", action="store_true",
+                        help="give box-only ground truth (Pascal VOC) rotated boxes refined on its images "
+                             "for the skew-IoU (DeepCHM) metrics; otherwise their rotated box is the axis box")
     parser.add_argument("--json", metavar="OUT", help="also write the full results as JSON to OUT")
 
 
@@ -67,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         image_keys = _image_keys_for_results(Path(args.gt), gt_format, gt)
         with _bar("reading predictions", "file") as progress:
             pred = load_annotation_set(args.pred, image_keys=image_keys, progress=progress)
+        if args.rotated_gt_from_image:
+            from karyostudio.models.rotated.ground_truth import refine_box_ground_truth
+            gt, fits = refine_box_ground_truth(gt)
+            print(f"rotated ground truth refined on the images: {dict(sorted(fits.items()))}", file=sys.stderr)
         with _bar("evaluating", "image") as progress:
             result = evaluate_annotations(gt, pred, iou_threshold=args.iou, score_threshold=args.score_threshold,
                                           images="gt" if args.all_gt_images else "matched", progress=progress)

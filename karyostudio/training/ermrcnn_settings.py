@@ -1,0 +1,148 @@
+"""Enhanced Rotated Mask R-CNN trainer settings: the ``settings`` mapping of a "rotated-maskrcnn" config.
+
+  model        ERMRCNNSpec fields (models/rotated/ermrcnn_spec.py), e.g. backbone, input_size and
+               the ablation switches horizontal_branch / endpoint_branch;
+  sources      image collections (training/config.py SourceConfig fields: synth, labelme, voc;
+               VOC boxes train boxes only: no mask loss on those images);
+  labelme_dirs extra labelme folders (reviewed corrections from the app);
+  data_root    base folder of relative source paths (default: $KARYOSTUDIO_DATA or the working folder);
+  augment      AugmentConfig fields;
+  epochs, steps_per_epoch (default one pass), batch_size, lr, momentum, weight_decay,
+  warmup_steps, grad_clip, log_every, max_val_images, val_score_threshold (for AJI),
+  early_stop_patience (epochs without a lower mean mask loss; None: never stop early),
+  cache_images (how many loaded samples stay in memory; synthetic ones are slow to generate).
+The paper: SGD, momentum 0.9, lr 0.005, 100 epochs, early stop after 10 epochs without a lower
+mask loss, 640 x 512 input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec, ERMRCNNSpecError
+from karyostudio.training.config import SOURCE_KINDS, AugmentConfig, ConfigError, SourceConfig
+
+
+@dataclass
+class ERMRCNNSettings:
+    model: ERMRCNNSpec = field(default_factory=ERMRCNNSpec)
+    sources: list[SourceConfig] = field(default_factory=list)
+    labelme_dirs: list[str] = field(default_factory=list)
+    data_root: str = ""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    epochs: int = 100
+    steps_per_epoch: int | None = None
+    batch_size: int = 2
+    lr: float = 0.005
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_steps: int = 500
+    grad_clip: float | None = 10.0
+    log_every: int = 10
+    max_val_images: int | None = 100
+    val_score_threshold: float = 0.5
+    early_stop_patience: int | None = 10
+    cache_images: int = 64  # samples kept in memory (see ermrcnn_train.CachedSource); 0: none
+
+
+_SCALARS = {"epochs": int, "steps_per_epoch": int, "batch_size": int, "lr": float, "momentum": float,
+            "weight_decay": float, "warmup_steps": int, "grad_clip": float, "log_every": int,
+            "max_val_images": int, "val_score_threshold": float, "early_stop_patience": int, "data_root": str,
+            "cache_images": int}
+_OPTIONAL = {"steps_per_epoch", "grad_clip", "max_val_images", "early_stop_patience"}
+
+
+def parse_settings(data: Mapping[str, Any] | None) -> ERMRCNNSettings:
+    """Checked settings; ConfigError names unknown keys and bad values."""
+    data = dict(data or {})
+    known = [f.name for f in dataclasses.fields(ERMRCNNSettings)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown rotated-maskrcnn setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    values: dict[str, Any] = {key: _scalar(kind, data[key], key, optional=key in _OPTIONAL)
+                              for key, kind in _SCALARS.items() if key in data}
+    try:
+        values["model"] = ERMRCNNSpec.from_dict(data.get("model") or {})
+    except ERMRCNNSpecError as exc:
+        raise ConfigError(f"settings.model: {exc}") from None
+    values["augment"] = _dataclass(AugmentConfig, data.get("augment") or {}, "settings.augment")
+    sources = data.get("sources") or []
+    if not isinstance(sources, list):
+        raise ConfigError("settings.sources must be a list of image sources")
+    values["sources"] = [_source(s, f"settings.sources[{k}]") for k, s in enumerate(sources)]
+    dirs = data.get("labelme_dirs") or []
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        raise ConfigError("settings.labelme_dirs must be a list of folder paths")
+    values["labelme_dirs"] = list(dirs)
+    settings = ERMRCNNSettings(**values)
+    _check(settings)
+    return settings
+
+
+def all_sources(settings: ERMRCNNSettings) -> list[SourceConfig]:
+    """The configured sources plus one labelme source per labelme_dirs entry."""
+    return list(settings.sources) + [SourceConfig(kind="labelme", path=d) for d in settings.labelme_dirs]
+
+
+def settings_to_dict(settings: ERMRCNNSettings) -> dict[str, Any]:
+    out = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    out["model"] = settings.model.to_dict()
+    out["augment"] = dataclasses.asdict(settings.augment)
+    out["sources"] = [dataclasses.asdict(s) for s in settings.sources]
+    out["labelme_dirs"] = list(settings.labelme_dirs)
+    return out
+
+
+def _check(s: ERMRCNNSettings) -> None:
+    if not all_sources(s):
+        raise ConfigError("settings.sources: a rotated-maskrcnn run needs at least one image source")
+    for name in ("epochs", "batch_size", "log_every"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"settings.{name} must be at least 1, got {getattr(s, name)}")
+    for name in ("steps_per_epoch", "max_val_images", "early_stop_patience"):
+        if getattr(s, name) is not None and getattr(s, name) < 1:
+            raise ConfigError(f"settings.{name} must be at least 1, got {getattr(s, name)}")
+    if s.lr <= 0 or not 0 <= s.momentum < 1 or s.weight_decay < 0 or s.warmup_steps < 0:
+        raise ConfigError("settings.lr must be positive, momentum in [0, 1), weight_decay and warmup_steps >= 0")
+    if s.cache_images < 0:
+        raise ConfigError(f"settings.cache_images must be at least 0, got {s.cache_images}")
+    if not 0 <= s.val_score_threshold <= 1:
+        raise ConfigError("settings.val_score_threshold must lie in [0, 1]")
+
+
+def _source(data: Any, where: str) -> SourceConfig:
+    source = _dataclass(SourceConfig, data, where)
+    if source.kind not in SOURCE_KINDS:
+        raise ConfigError(f"{where}.kind must be one of {', '.join(SOURCE_KINDS)}; got {source.kind!r}")
+    if source.kind != "synth" and not source.path:
+        raise ConfigError(f"{where}: a {source.kind} source needs a path")
+    if source.kind == "synth" and (source.count < 1 or source.val_count < 0):
+        raise ConfigError(f"{where}: synth needs count >= 1 and val_count >= 0")
+    return source
+
+
+def _dataclass(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {data!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        return cls(**dict(data))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _scalar(kind: type, value: Any, key: str, *, optional: bool) -> Any:
+    if value is None and optional:
+        return None
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"settings.{key} must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise ConfigError(f"settings.{key} must be a{'n integer' if kind is int else ' number'}, got {value!r}")
+    return kind(value)
