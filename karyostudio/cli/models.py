@@ -1,8 +1,9 @@
 """`karyostudio models`: list the known models, whether their weights are installed and intact.
 
 Columns: name, family, weights (present/missing), sha256 (ok, MISMATCH, or - when there is
-nothing to check), and a short summary of the validation metrics from the manifest. --json
-prints the same as a JSON list for scripts.
+nothing to check), and a short summary of the validation metrics from the manifest; cluster
+splitters (ChromSeg) follow in a table of their own. --json prints the same as a JSON list for
+scripts (splitters carry "role": "splitter").
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from karyostudio.models.manifest import (
     read_manifest,
     verify_weights,
 )
-from karyostudio.models.registry import ModelInfo, available_models
+from karyostudio.models.registry import ModelInfo, available_models, available_splitters
 
 MAX_METRICS_SHOWN = 4
 
@@ -28,10 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     entries = [describe(info) for info in available_models()]
+    splitters = [describe(info) for info in available_splitters()]
     if args.json:
-        print(json.dumps(entries, indent=2))
+        print(json.dumps(entries + [{**e, "role": "splitter"} for e in splitters], indent=2))
     else:
         print(format_table(entries))
+        if splitters:  # used with `predict --split-clusters` / Analysis > Split crossing clusters
+            print("\ncluster splitters (predict --split-clusters NAME):")
+            print(format_table(splitters))
     return 0
 
 

@@ -40,6 +40,7 @@ from karyostudio.models.registry import DEFAULT_MODEL, DeviceUnavailableError, U
 from karyostudio.render.karyogram_image import render_karyogram, write_png
 
 SUMMARY_NAME = "summary.csv"
+DEFAULT_SPLITTER = "chromseg-cpu"  # karyostudio.models.overlap.stage.DEFAULT_SPLITTER, without importing torch
 
 
 @dataclass
@@ -62,12 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", metavar="cpu|cuda",
                         help="where the model runs (default: cpu); cuda without a GPU is an error")
     parser.add_argument("--no-karyogram", action="store_true", help="do not write <stem>_karyogram.png")
+    parser.add_argument("--split-clusters", nargs="?", const=DEFAULT_SPLITTER, default=None, metavar="SPLITTER",
+                        help=f"split crossing clusters with a ChromSeg splitter and name the pieces "
+                             f"(default splitter: {DEFAULT_SPLITTER}; put it after the images or name the "
+                             f"splitter, or it takes the next argument as its name)")
 
 
 def run(args: argparse.Namespace) -> int:
     images = expand_inputs(args.inputs)
     keys = output_keys(images)
     predictor = _load(args.model, args.device)
+    if args.split_clusters is not None:
+        predictor = _with_splitter(predictor, args.split_clusters, args.device)
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +128,15 @@ def output_keys(images: list[Path]) -> list[str]:
                                f"process them into different --out folders")
         seen[key] = path
     return keys
+
+
+def _with_splitter(predictor: Predictor, splitter: str, device: str) -> Predictor:
+    from karyostudio.models.overlap.stage import with_splitter  # loads torch
+
+    try:
+        return with_splitter(predictor, splitter, device)
+    except (UnknownModelError, ManifestError, DeviceUnavailableError) as exc:
+        raise CommandError(f"cannot load splitter {splitter!r}: {exc}") from None
 
 
 def _load(model: str, device: str) -> Predictor:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QByteArray, QPoint, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
 
-from karyostudio.gui.actions import build_menus, context_menu, create_actions
+from karyostudio.gui.actions import build_menus, context_menu, create_actions, menu
 from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
 from karyostudio.gui.canvas.scene import MetaphaseScene
 from karyostudio.gui.canvas.tools import DrawPolygonTool, SelectTool
@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.draw_tool = DrawPolygonTool(self.view, self.editor.add_polygon, self.act.select_tool.trigger)
         build_menus(self, self.act, self.set_label)
         self.lab = ModelLab(self, predictor_loader)  # training and evaluation docks
+        menu(self, "analysis").addAction(self.models.split_action)
         self._build_toolbar()
         self._connect()
         self.edit_tools = install_edit_tools(self)  # brush, split, GrabCut, merge, vertex insert/delete

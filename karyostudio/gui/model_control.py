@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox
 
 from karyostudio.core.commands import ReplaceInstances
@@ -23,6 +24,25 @@ if TYPE_CHECKING:
 
 ModelLister = Callable[[], list[ModelInfo]]
 _MODEL_KEY = "models/last"
+_SPLIT_KEY = "models/split_clusters"
+# A run name "MODEL+split:SPLITTER" loads MODEL followed by the cluster splitter SPLITTER.
+SPLIT_MARK = "+split:"
+DEFAULT_SPLITTER = "chromseg-cpu"
+
+
+def splitting_loader(base: PredictorLoader) -> PredictorLoader:
+    """A loader that also understands run names with SPLIT_MARK (model + ChromSeg splitter)."""
+
+    def load(name: str):
+        model, marked, splitter = name.partition(SPLIT_MARK)
+        predictor = base(model)
+        if not marked:
+            return predictor
+        from karyostudio.models.overlap.stage import with_splitter  # imports torch lazily
+
+        return with_splitter(predictor, splitter)
+
+    return load
 
 
 def list_models() -> list[ModelInfo]:
@@ -41,7 +61,13 @@ class ModelController(QObject):
         self.combo = QComboBox()
         self.combo.setToolTip("Model used by Run model")
         self.combo.setMinimumContentsLength(14)
-        self.loader = CachingLoader(loader)  # shared with whole-case runs: each model loads once
+        self.loader = CachingLoader(splitting_loader(loader))  # shared with whole-case runs: each loads once
+        self.split_action = QAction("&Split crossing clusters (ChromSeg)", window)
+        self.split_action.setCheckable(True)
+        self.split_action.setToolTip("After the model, split outlines holding crossing chromosomes with the "
+                                     f"ChromSeg splitter ({DEFAULT_SPLITTER}) and name the pieces")
+        self.split_action.setChecked(app_settings().value(_SPLIT_KEY, False, type=bool))
+        self.split_action.toggled.connect(lambda on: app_settings().setValue(_SPLIT_KEY, on))
         self.runner = ModelRunner(self.loader, self)
         self.runner.busy_changed.connect(self._busy_changed)
         self.runner.progress.connect(window.status.set_progress)
@@ -54,6 +80,14 @@ class ModelController(QObject):
     @property
     def model_name(self) -> str | None:
         return self.combo.currentData()
+
+    @property
+    def run_name(self) -> str | None:
+        """What a run loads: the chosen model, with the cluster splitter when that is switched on."""
+        name = self.model_name
+        if name is None or not self.split_action.isChecked():
+            return name
+        return f"{name}{SPLIT_MARK}{DEFAULT_SPLITTER}"
 
     @property
     def infos(self) -> list[ModelInfo]:
@@ -92,6 +126,7 @@ class ModelController(QObject):
         if name is None:
             self.window.status.message("no model is available")
             return False
+        name = self.run_name
         if not self.runner.start(name, session.image):
             return False
         self._run_session = session

@@ -86,6 +86,9 @@ FAMILIES: dict[str, ModelFamily] = {
     # The ChromSeg splitter is a stage, not a detector: predictors load it through
     # karyostudio.models.overlap (``predict --split-clusters``), never as a model of their own.
 }
+# Families whose models are stages run after a predictor (``predict --split-clusters``), not
+# predictors: available_models() leaves them out, available_splitters() lists them.
+SPLITTER_FAMILIES: frozenset[str] = frozenset({"chromseg"})
 MODELS: dict[str, RegisteredModel] = {
     DEFAULT_MODEL: RegisteredModel(
         DEFAULT_MODEL, "classic",
@@ -104,7 +107,16 @@ def register_model(name: str, family: str, description: str = "") -> None:
 
 
 def available_models() -> list[ModelInfo]:
-    """Registered and discovered models, the default model first, then by name."""
+    """Registered and discovered models, the default model first, then by name (splitters left out)."""
+    return [info for info in _all_models() if info.family not in SPLITTER_FAMILIES]
+
+
+def available_splitters() -> list[ModelInfo]:
+    """Installed cluster splitters (families in SPLITTER_FAMILIES), by name."""
+    return [info for info in _all_models() if info.family in SPLITTER_FAMILIES]
+
+
+def _all_models() -> list[ModelInfo]:
     manifests = find_manifests()
     infos: dict[str, ModelInfo] = {}
     for name in sorted(set(MODELS) | set(manifests)):
@@ -159,6 +171,10 @@ def load_predictor(name_or_path: str | Path, device: str = "cpu") -> Predictor:
     device = resolve_device(device)
     manifest, family_name = _locate(name_or_path)
     family = FAMILIES.get(family_name)
+    if family is None and family_name in SPLITTER_FAMILIES:
+        raise ManifestError(manifest.path if manifest else None,
+                            f"model {name_or_path!s} is a cluster splitter, not a predictor; use it after a "
+                            f"predictor (karyostudio predict --split-clusters {name_or_path!s})")
     if family is None:
         raise ManifestError(manifest.path if manifest else None,
                             f"model family {family_name!r} is not known to this version of karyostudio")

@@ -91,3 +91,28 @@ def test_result_for_a_closed_image_is_dropped(loaded, qtbot, image_file, fake_pr
 def test_no_image_no_run(window):
     assert not window.models.run()
     assert not window.models.runner.running
+
+
+def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_predictor):
+    """With the switch on, a run loads "<model>+split:chromseg-cpu": the model wrapped by the splitter."""
+    import karyostudio.models.overlap.stage as stage
+    from PySide6.QtWidgets import QMenu
+
+    from karyostudio.gui.model_control import SPLIT_MARK
+
+    window = loaded
+    wrapped = []
+
+    def fake_with_splitter(predictor, splitter_name="chromseg-cpu", device="cpu"):
+        wrapped.append((predictor.name, splitter_name))
+        return predictor
+
+    monkeypatch.setattr(stage, "with_splitter", fake_with_splitter)
+    assert window.models.run_name == "fake-slow"
+    assert window.models.split_action in window.menuBar().findChild(QMenu, "menu_analysis").actions()
+    window.models.split_action.setChecked(True)
+    assert window.models.run_name == f"fake-slow{SPLIT_MARK}chromseg-cpu"
+    with qtbot.waitSignal(window.models.runner.succeeded, timeout=10_000):
+        assert window.models.run()
+    assert wrapped == [("fake-slow", "chromseg-cpu")] and fake_predictor.calls == 1
+    assert sorted(i.label for i in window.session.document) == ["1", "X"]

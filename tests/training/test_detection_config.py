@@ -66,7 +66,7 @@ def test_yaml_and_json_files_extend_presets_and_override_key_by_key(tmp_path):
     ({"data": {"mask_sources": []}}, "needs data.mask_sources"),
     ({"data": {"mask_sources": [{"kind": "labelme"}]}}, "needs a path"),
     ({"data": {"mask_sources": [{"kind": "coco", "path": "x"}]}}, "kind must be one of"),
-    ({"extends": "nope"}, "unknown preset 'nope'; presets: default-cpu"),
+    ({"extends": "nope"}, "unknown preset 'nope'; presets: .*default-cpu.*maskrcnn-r50-baseline"),
     ({"data": MASKS, "amp": "yes"}, "amp must be true or false"),
 ])
 def test_mistakes_are_reported_by_name(data, message):

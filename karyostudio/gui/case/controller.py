@@ -236,7 +236,7 @@ class CaseController(QObject):
         if self.runner.running or w.models.runner.running:
             w.status.message("a model is already running")
             return False
-        name = w.models.model_name
+        name = w.models.run_name
         if name is None:
             w.status.message("no model is available")
             return False

@@ -1,0 +1,1 @@
+"""ChromSeg crossing-overlap splitting: region-guided UNet++ maps and the crossing-partition stage."""
