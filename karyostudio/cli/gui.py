@@ -1,4 +1,4 @@
-"""`karyostudio gui [FILE] [--model NAME] [--screenshot OUT.png] [--auto] [--karyogram]`: the desktop application.
+"""`karyostudio gui [FILE] [--model NAME] [--screenshot OUT.png] [--auto] [--karyogram] [--split-clusters]`: the desktop application.
 
 Without FILE the bundled sample metaphase opens. --auto runs the model at once. --screenshot
 renders the window to a PNG and exits without showing any dialog (errors go to stderr); with
@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="render the window to this PNG file and exit")
     parser.add_argument("--auto", action="store_true", help="run the model on the image right away")
     parser.add_argument("--karyogram", action="store_true", help="show the karyogram (large) in the window")
+    parser.add_argument("--split-clusters", action=argparse.BooleanOptionalAction, default=None,
+                        help="split crossing clusters with the ChromSeg splitter after the model "
+                             "(default: as last chosen in Analysis > Split crossing clusters)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return launch(LaunchOptions(file=args.file, model=args.model, screenshot=args.screenshot, auto=args.auto,
-                                    karyogram=args.karyogram))
+                                    karyogram=args.karyogram, split_clusters=args.split_clusters))
     except LaunchError as exc:
         raise CommandError(str(exc)) from exc

@@ -37,6 +37,7 @@ class LaunchOptions:
     screenshot: Path | None = None
     auto: bool = False
     karyogram: bool = False  # show the karyogram dock, large
+    split_clusters: bool | None = None  # None: keep the user's setting
 
 
 def create_application() -> QApplication:
@@ -64,6 +65,8 @@ def launch(options: LaunchOptions) -> int:
     app = create_application()
     window = MainWindow()
     window.models.refresh(preferred=options.model)
+    if options.split_clusters is not None:
+        window.models.split_action.setChecked(options.split_clusters)
     window.show()
     open_initial(window, options.file)
     if options.karyogram:
@@ -88,6 +91,8 @@ def _screenshot(options: LaunchOptions) -> int:
     app = create_application()
     window = MainWindow()
     window.models.refresh(preferred=options.model)
+    if options.split_clusters is not None:
+        window.models.split_action.setChecked(options.split_clusters)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     if not open_initial(window, options.file) and options.file is not None:

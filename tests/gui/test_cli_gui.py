@@ -83,3 +83,15 @@ def test_without_a_display_the_window_is_refused_clearly(image_file: Path, monke
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(CommandError, match="no display found"):
         run_in_process(str(image_file))
+
+
+def test_split_clusters_flag_runs_the_model_with_the_splitter(image_file: Path, tmp_path: Path):
+    """--auto --split-clusters runs default-cpu followed by the shipped ChromSeg splitter, and is remembered."""
+    from karyostudio.gui.settings import app_settings
+
+    out = tmp_path / "shot.png"
+    assert run_in_process(str(image_file), "--auto", "--split-clusters", "--screenshot", str(out)) == 0
+    assert out.is_file()
+    assert app_settings().value("models/split_clusters", False, type=bool) is True
+    assert run_in_process(str(image_file), "--no-split-clusters", "--screenshot", str(out)) == 0
+    assert app_settings().value("models/split_clusters", True, type=bool) is False
