@@ -18,12 +18,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable
 
 import numpy as np
 import torch
+from _cpu_timing import median_s  # benchmarks/ is on sys.path when run as a script
 
 from karyostudio.geometry.polygons import polygon_to_mask
 from karyostudio.geometry.rotated import rotated_boxes_from_polygons
@@ -33,16 +31,6 @@ from karyostudio.models.rotated.deepchm_predictor import DeepCHMPredictor
 from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 from karyostudio.training.deepchm_targets import targets_from_masks
-
-
-def median_s(fn: Callable[[], object], iters: int) -> float:
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def truth_skeleton(cell, predictor: DeepCHMPredictor) -> torch.Tensor:

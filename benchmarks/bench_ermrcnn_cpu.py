@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
-import time
-from typing import Callable
 
 import numpy as np
 import torch
+from _cpu_timing import median_s  # benchmarks/ is on sys.path when run as a script
 
 from karyostudio.models.maskrcnn.image_prep import resize_long_side
 from karyostudio.models.registry import load_predictor
@@ -32,16 +30,6 @@ from karyostudio.models.rotated.ermrcnn import build_ermrcnn
 from karyostudio.models.rotated.ermrcnn_predictor import ERMRCNNPredictor, detect
 from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
-
-
-def median_s(fn: Callable[[], object], iters: int) -> float:
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

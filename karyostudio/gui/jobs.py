@@ -11,9 +11,10 @@ from __future__ import annotations
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QThread, Signal
 
 from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.gui.thread_runner import ThreadRunner
 
 Post = Callable[[str, Any], None]
 Work = Callable[[Post, CancelToken], Any]
@@ -40,56 +41,21 @@ class JobThread(QThread):
             traceback.print_exc()
 
 
-class JobRunner(QObject):
+class JobRunner(ThreadRunner):
     """One job at a time; its messages and outcome arrive on the GUI thread."""
 
-    busy_changed = Signal(bool)
     message = Signal(str, object)  # kind, payload (from the job's post)
     succeeded = Signal(object)
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._thread: JobThread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
     def start(self, work: Work) -> bool:
         if self._thread is not None:
             return False
         thread = JobThread(work, CancelToken())
-        thread.posted.connect(self.message, Qt.ConnectionType.QueuedConnection)
-        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-        self._thread = thread
-        self.busy_changed.emit(True)
-        thread.start()
-        return True
+        return self._launch(thread, (thread.posted, self.message))
 
-    def cancel(self) -> None:
-        if self._thread is not None:
-            self._thread.token.cancel()
-
-    def shutdown(self) -> None:
-        """Cancel and join the job without emitting its outcome (window closing)."""
-        thread = self._thread
-        if thread is None:
-            return
-        thread.token.cancel()
-        thread.finished.disconnect(self._on_finished)
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
-
-    def _on_finished(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
+    def _emit_outcome(self, thread: JobThread) -> None:
         if thread.error is not None:
             self.failed.emit(thread.error)
         elif thread.cancelled:

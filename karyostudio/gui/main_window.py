@@ -66,7 +66,10 @@ class MainWindow(QMainWindow):
         self.draw_tool = DrawPolygonTool(self.view, self.editor.add_polygon, self.act.select_tool.trigger)
         build_menus(self, self.act, self.set_label)
         self.lab = ModelLab(self, predictor_loader)  # training and evaluation docks
-        menu(self, "analysis").addAction(self.models.split_action)
+        analysis = menu(self, "analysis")
+        analysis.addAction(self.models.split_action)
+        analysis.addSeparator()
+        analysis.addActions(self.models.device_actions.actions())
         self._build_toolbar()
         self._connect()
         self.edit_tools = install_edit_tools(self)  # brush, split, GrabCut, merge, vertex insert/delete

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox
 
 from karyostudio.core.commands import ReplaceInstances
-from karyostudio.gui.dialogs.messages import show_error
+from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
 from karyostudio.gui.settings import app_settings
 from karyostudio.gui.workers import CachingLoader, ModelRunner, PredictorLoader
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
@@ -25,24 +25,42 @@ if TYPE_CHECKING:
 ModelLister = Callable[[], list[ModelInfo]]
 _MODEL_KEY = "models/last"
 _SPLIT_KEY = "models/split_clusters"
-# A run name "MODEL+split:SPLITTER" loads MODEL followed by the cluster splitter SPLITTER.
+_DEVICE_KEY = "models/device"
+# A run name "MODEL[+split:SPLITTER][@device:DEVICE]" loads MODEL (followed by the cluster
+# splitter SPLITTER) on DEVICE; without a device part it runs on the CPU.
 SPLIT_MARK = "+split:"
+DEVICE_MARK = "@device:"
 DEFAULT_SPLITTER = "chromseg-cpu"
+DEVICES = (("cpu", "Run on the &CPU"), ("cuda", "Run on the &GPU (CUDA)"))
+
+
+def parse_run_name(name: str) -> tuple[str, str | None, str]:
+    """(model, splitter or None, device) of a run name."""
+    rest, _, device = name.partition(DEVICE_MARK)
+    model, marked, splitter = rest.partition(SPLIT_MARK)
+    return model, (splitter if marked else None), device or "cpu"
 
 
 def splitting_loader(base: PredictorLoader) -> PredictorLoader:
-    """A loader that also understands run names with SPLIT_MARK (model + ChromSeg splitter)."""
+    """A loader that understands run names: the base loader gets "MODEL[@device:DEVICE]"."""
 
     def load(name: str):
-        model, marked, splitter = name.partition(SPLIT_MARK)
-        predictor = base(model)
-        if not marked:
+        model, splitter, device = parse_run_name(name)
+        predictor = base(model if device == "cpu" else f"{model}{DEVICE_MARK}{device}")
+        if splitter is None:
             return predictor
         from karyostudio.models.overlap.stage import with_splitter  # imports torch lazily
 
-        return with_splitter(predictor, splitter)
+        return with_splitter(predictor, splitter, device)
 
     return load
+
+
+def is_gpu_failure(message: str) -> bool:
+    """True for a run that failed because of the GPU (out of memory, CUDA missing), not the model."""
+    lowered = message.lower()
+    return ("outofmemoryerror" in lowered or "out of memory" in lowered
+            or "deviceunavailableerror" in lowered or "cuda" in lowered and "not available" in lowered)
 
 
 def list_models() -> list[ModelInfo]:
@@ -68,6 +86,16 @@ class ModelController(QObject):
                                      f"ChromSeg splitter ({DEFAULT_SPLITTER}) and name the pieces")
         self.split_action.setChecked(app_settings().value(_SPLIT_KEY, False, type=bool))
         self.split_action.toggled.connect(lambda on: app_settings().setValue(_SPLIT_KEY, on))
+        self.device_actions = QActionGroup(window)
+        saved_device = str(app_settings().value(_DEVICE_KEY, "cpu"))
+        for device, text in DEVICES:
+            action = self.device_actions.addAction(text)
+            action.setCheckable(True)
+            action.setData(device)
+            action.setChecked(device == saved_device)
+        if self.device_actions.checkedAction() is None:
+            self.device_actions.actions()[0].setChecked(True)
+        self.device_actions.triggered.connect(lambda action: app_settings().setValue(_DEVICE_KEY, action.data()))
         self.runner = ModelRunner(self.loader, self)
         self.runner.busy_changed.connect(self._busy_changed)
         self.runner.progress.connect(window.status.set_progress)
@@ -82,12 +110,25 @@ class ModelController(QObject):
         return self.combo.currentData()
 
     @property
+    def device(self) -> str:
+        return self.device_actions.checkedAction().data()
+
+    def set_device(self, device: str) -> None:
+        for action in self.device_actions.actions():
+            if action.data() == device:
+                action.setChecked(True)
+                app_settings().setValue(_DEVICE_KEY, device)
+
+    @property
     def run_name(self) -> str | None:
-        """What a run loads: the chosen model, with the cluster splitter when that is switched on."""
+        """What a run loads: the chosen model, with the cluster splitter when that is switched on,
+        on the chosen device."""
         name = self.model_name
-        if name is None or not self.split_action.isChecked():
-            return name
-        return f"{name}{SPLIT_MARK}{DEFAULT_SPLITTER}"
+        if name is None:
+            return None
+        if self.split_action.isChecked():
+            name = f"{name}{SPLIT_MARK}{DEFAULT_SPLITTER}"
+        return name if self.device == "cpu" else f"{name}{DEVICE_MARK}{self.device}"
 
     @property
     def infos(self) -> list[ModelInfo]:
@@ -171,6 +212,14 @@ class ModelController(QObject):
         self.window.status.message(f"{model_name} found {len(instances)} outlines")
 
     def _failed(self, message: str) -> None:
-        self._run_session = None
+        session, self._run_session = self._run_session, None
+        if self.device != "cpu" and is_gpu_failure(message):
+            first = message.splitlines()[0]
+            if ask_yes_no(self.window, "GPU run failed",
+                          f"The model could not run on the GPU:\n\n{first}\n\nRun it on the CPU instead?"):
+                self.set_device("cpu")
+                if session is self.window.session:
+                    self.run()
+                return
         self.window.status.message(f"model run failed: {message.splitlines()[0]}", 0)
         show_error(self.window, "Model run failed", f"The model could not analyse the image.\n\n{message}")

@@ -14,10 +14,11 @@ import traceback
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.gui.thread_runner import ThreadRunner
 from karyostudio.models.base import Predictor
 
 PredictorLoader = Callable[[str], Predictor]
@@ -25,9 +26,11 @@ _PROGRESS_INTERVAL_S = 0.05
 
 
 def default_loader(name: str) -> Predictor:
+    """Load "MODEL" on the CPU, or "MODEL@device:DEVICE" (see model_control.run names) on DEVICE."""
     from karyostudio.models.registry import load_predictor  # imports the model family lazily
 
-    return load_predictor(name)
+    model, _, device = name.partition("@device:")
+    return load_predictor(model, device or "cpu")
 
 
 class CachingLoader:
@@ -77,10 +80,9 @@ class PredictThread(QThread):
             self.progressed.emit(int(done), int(total), str(message))
 
 
-class ModelRunner(QObject):
+class ModelRunner(ThreadRunner):
     """Runs one model at a time; Cancel sets the token and the thread stops at its next check."""
 
-    busy_changed = Signal(bool)
     progress = Signal(int, int, str)
     succeeded = Signal(object, str)  # list[Instance], model name
     failed = Signal(str)
@@ -89,58 +91,15 @@ class ModelRunner(QObject):
     def __init__(self, loader: PredictorLoader = default_loader, parent: QObject | None = None):
         super().__init__(parent)
         self._loader = CachingLoader(loader)
-        self._thread: PredictThread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def start(self, model_name: str, image: np.ndarray) -> bool:
         """Start a run; False when one is already running."""
         if self._thread is not None:
             return False
         thread = PredictThread(self._loader, model_name, image, CancelToken())
-        thread.progressed.connect(self.progress, Qt.ConnectionType.QueuedConnection)
-        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-        self._thread = thread
-        self.busy_changed.emit(True)
-        thread.start()
-        return True
+        return self._launch(thread, (thread.progressed, self.progress))
 
-    def cancel(self) -> None:
-        if self._thread is not None:
-            self._thread.token.cancel()
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Block (processing events) until the run has finished and its outcome was emitted."""
-        if self._thread is None:
-            return True
-        loop = QEventLoop()
-        self.busy_changed.connect(loop.quit)
-        if timeout_ms >= 0:
-            QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        self.busy_changed.disconnect(loop.quit)
-        return self._thread is None
-
-    def shutdown(self) -> None:
-        """Cancel and join any run without emitting its outcome (window closing)."""
-        thread = self._thread
-        if thread is None:
-            return
-        thread.token.cancel()
-        thread.finished.disconnect(self._on_finished)
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
-
-    def _on_finished(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
+    def _emit_outcome(self, thread: PredictThread) -> None:
         if thread.error is not None:
             self.failed.emit(thread.error)
         elif thread.instances is None:

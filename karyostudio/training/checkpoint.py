@@ -12,15 +12,15 @@ written atomically, so an interrupted save leaves the previous checkpoint intact
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from karyostudio.io.atomic import atomic_write_bytes, atomic_write_text
+from karyostudio.io.atomic import atomic_write_text
 from karyostudio.io.errors import FormatError
+from karyostudio.models.weights_io import load_torch_dict, save_torch_dict
 
 CHECKPOINT_FORMAT = "karyostudio-train-checkpoint"
 BEST_FORMAT = "karyostudio-best-model"
@@ -33,19 +33,11 @@ class CheckpointError(FormatError):
 
 
 def _save(path: Path, payload: Mapping[str, Any]) -> Path:
-    buffer = io.BytesIO()
-    torch.save(dict(payload), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_torch_dict(path, payload)
 
 
 def _load(path: Path, expected_format: str) -> dict[str, Any]:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(path, "checkpoint not found") from None
-    except Exception as exc:  # damaged or foreign files raise many types
-        raise CheckpointError(path, f"cannot read checkpoint: {exc}") from None
+    data = load_torch_dict(path, CheckpointError, missing="checkpoint not found", unreadable="cannot read checkpoint")
     if not isinstance(data, dict) or data.get("format") != expected_format:
         raise CheckpointError(path, f"not a {expected_format} file")
     if data.get("version") != CHECKPOINT_VERSION:

@@ -37,6 +37,7 @@ from karyostudio.models.overlap.unetpp import UNetPPSpec, UNetPPSpecError, build
 from karyostudio.models.registry import resolve_device
 from karyostudio.synth import SynthConfig
 from karyostudio.training import checkpoint as ckpt
+from karyostudio.training import run_support as runs
 from karyostudio.training.classifier_train import TrainingError
 from karyostudio.training.chromseg_data import (
     VAL_OFFSET,
@@ -48,7 +49,7 @@ from karyostudio.training.chromseg_data import (
     split_keys,
     synth_crops,
 )
-from karyostudio.training.config import ConfigError, TrainConfig, config_to_dict, resume_mismatch
+from karyostudio.training.config import ConfigError, TrainConfig, config_to_dict
 from karyostudio.training.results import FitResult, emit
 
 DEFAULTS: dict[str, Any] = {
@@ -106,13 +107,8 @@ def chromseg_settings(config: TrainConfig) -> dict[str, Any]:
 def fit_chromseg(config: TrainConfig, callbacks: list, cancel: CancelToken | None = None) -> FitResult:
     settings = chromseg_settings(config)
     device = torch.device(resolve_device(config.device))
-    threads = torch.get_num_threads()
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
-    try:
+    with runs.torch_threads(config.num_threads):
         return _Run(config, settings, device, callbacks, cancel).fit()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _to_tensors(crops: list[Crop], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,19 +126,17 @@ class _Run:
         self.config, self.s, self.device, self.callbacks, self.cancel = config, settings, device, callbacks, cancel
         self.out = Path(config.out_dir)
         self.start = time.monotonic()
-        self.deadline = None if config.max_minutes is None else self.start + 60.0 * config.max_minutes
+        self.deadline = runs.deadline_after(self.start, config.max_minutes)
         self.config_dict = config_to_dict(config)
         self.spec = UNetPPSpec(in_channels=1, base_channels=settings["base_channels"], depth=settings["depth"])
         self.loss = MixedWeightFocalLoss(settings["loss_lambda"], settings["loss_alpha"], settings["loss_gamma"])
-        self.p: dict[str, Any] = {"step": 0, "epoch": 0, "step_in_epoch": 0, "history": [], "best_epoch": None,
-                                  "best_score": None, "best_metrics": {}, "loss_sum": 0.0, "loss_count": 0}
-        self.log = ckpt.MetricLog(self.out / ckpt.LOG_NAME)
+        self.p: dict[str, Any] = runs.fresh_progress(loss_sum=0.0, loss_count=0)
         self.stopped_early = False
 
     # --- setup
 
     def fit(self) -> FitResult:
-        saved = self._resume_state()
+        saved, self.p, self.log = runs.open_run(self.out, self.config.resume, self.config_dict, fresh=self.p)
         self.train, self.val = self._data()
         torch.manual_seed(self.config.seed)
         self.model = build_unetpp(self.spec).to(self.device)
@@ -158,27 +152,8 @@ class _Run:
         except Cancelled:
             self._save_last()
             raise
-        manifest = self._export()
-        result = self._result(manifest)
-        emit(self.callbacks, "on_fit_end", result)
-        return result
-
-    def _resume_state(self) -> dict[str, Any] | None:
-        last = self.out / ckpt.LAST_NAME
-        if not self.config.resume:
-            if last.exists():
-                raise ConfigError(f"{self.out} already holds a training run ({ckpt.LAST_NAME}); continue it with "
-                                  f"--resume or choose another output folder")
-            return None
-        if not last.exists():
-            raise ConfigError(f"nothing to resume: {last} does not exist")
-        saved = ckpt.load_train_state(last)
-        differ = resume_mismatch(saved["config"], self.config_dict)
-        if differ:
-            raise ConfigError(f"cannot resume {last}: settings differ from the saved run's: {', '.join(differ)}")
-        self.p = dict(saved["progress"])
-        self.log = ckpt.MetricLog.resume(self.out / ckpt.LOG_NAME, self.p["step"])
-        return saved
+        return runs.finish_fit(self.callbacks, self.out, self.p, manifest=self._export(),
+                               stopped_early=self.stopped_early, start=self.start)
 
     def _data(self) -> tuple[list[Crop], list[Crop]]:
         s = self.s
@@ -234,7 +209,7 @@ class _Run:
         while p["epoch"] < self.s["epochs"]:
             self.model.train()
             while p["step_in_epoch"] < per_epoch:
-                if self.deadline is not None and time.monotonic() > self.deadline:
+                if runs.past(self.deadline):
                     self.stopped_early = True
                     break
                 check(self.cancel)
@@ -249,7 +224,7 @@ class _Run:
                 p["step_in_epoch"] += 1
                 p["loss_sum"] += loss
                 p["loss_count"] += 1
-                if p["step"] % self.s["log_every"] == 0 or p["step"] == 1:
+                if runs.wants_step_log(p["step"], self.s["log_every"]):
                     self.log.append({"type": "step", "step": p["step"], "epoch": p["epoch"], "lr": lr, "loss": loss})
                 emit(self.callbacks, "on_step_end", p["step"], {"loss": loss})
             self._end_epoch(partial=self.stopped_early)
@@ -284,13 +259,7 @@ class _Run:
                   "train_loss": p["loss_sum"] / p["loss_count"] if p["loss_count"] else None,
                   "minutes": (time.monotonic() - self.start) / 60.0, "partial": partial, **self._validate()}
         self._consider_best(record)
-        p["history"].append(record)
-        self.log.append(record)
-        epoch = p["epoch"]
-        if not partial:
-            p["epoch"] += 1
-            p["step_in_epoch"] = 0
-            p["loss_sum"], p["loss_count"] = 0.0, 0
+        epoch = runs.close_epoch(p, self.log, record, partial=partial, fresh_losses={"loss_sum": 0.0, "loss_count": 0})
         self._save_last()
         emit(self.callbacks, "on_epoch_end", epoch, record)
 
@@ -322,29 +291,19 @@ class _Run:
 
     def _consider_best(self, record: dict[str, Any]) -> None:
         score = record.get(self.s["select_metric"])
-        p = self.p
-        # Ties go to the later epoch: it has trained longer.
-        if p["best_score"] is not None and (score is None or score < p["best_score"]):
-            return
-        p["best_epoch"], p["best_score"] = record["epoch"], score
-        p["best_metrics"] = {k: v for k, v in record.items() if k.startswith("val.")}
-        ckpt.save_best(self.out / ckpt.BEST_NAME, model=self.model.state_dict(), config=self.config_dict,
-                       metrics=p["best_metrics"], epoch=record["epoch"])
+        runs.keep_if_best(self.out, self.p, record, score, model=self.model, config_dict=self.config_dict)
 
     def _save_last(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        ckpt.save_train_state(self.out / ckpt.LAST_NAME, config=self.config_dict, model=self.model.state_dict(),
-                              optimizer=self.optimizer.state_dict(), scaler={}, progress=dict(self.p))
-        self.log.write()
+        runs.save_last(self.out, self.log, config_dict=self.config_dict, model=self.model,
+                       optimizer=self.optimizer, progress=dict(self.p))
 
     # --- export
 
     def _export(self) -> Path | None:
         if not self.config.export:
             return None
-        best = self.out / ckpt.BEST_NAME
-        state = ckpt.load_best(best)["model"] if best.exists() else self.model.state_dict()
-        metrics = {k: v for k, v in self.p["best_metrics"].items() if isinstance(v, (int, float))}
+        state, metrics = runs.export_inputs(self.out, self.model, self.p)
         s = self.s
         data = f"synthetic x{s['train_count']} crossing crops at {s['size']} px (seed {s['synth_seed']})"
         if s["labelme_folders"]:
@@ -358,11 +317,3 @@ class _Run:
                    "loss": {"lambda": s["loss_lambda"], "alpha": s["loss_alpha"], "gamma": s["loss_gamma"]},
                    "val_crops": len(self.val)})
         return manifest.path
-
-    def _result(self, manifest: Path | None) -> FitResult:
-        p, best, last = self.p, self.out / ckpt.BEST_NAME, self.out / ckpt.LAST_NAME
-        return FitResult(out_dir=self.out, steps=p["step"], epochs=p["epoch"], best_epoch=p["best_epoch"],
-                         best_metrics=dict(p["best_metrics"]), history=list(p["history"]),
-                         last_checkpoint=last if last.exists() else None,
-                         best_checkpoint=best if best.exists() else None, manifest=manifest,
-                         stopped_early=self.stopped_early, elapsed_s=time.monotonic() - self.start)

@@ -25,15 +25,16 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from karyostudio.core.progress import CancelToken, Cancelled, check
+from karyostudio.core.progress import CancelToken, check
 from karyostudio.geometry.rotated import rotated_iou_matrix
 from karyostudio.metrics.detection import DetectionAccumulator
 from karyostudio.models.registry import resolve_device
 from karyostudio.models.rotated.deepchm import DeepCHM
 from karyostudio.models.rotated.deepchm_weights import export_model
 from karyostudio.training import checkpoint as ckpt
+from karyostudio.training import run_support as runs
 from karyostudio.training.classifier_train import TrainingError
-from karyostudio.training.config import ConfigError, DataConfig, TrainConfig, config_to_dict, resume_mismatch
+from karyostudio.training.config import ConfigError, DataConfig, TrainConfig, config_to_dict
 from karyostudio.training.deepchm_data import DeepCHMDataset
 from karyostudio.training.deepchm_settings import DeepCHMSettings, parse_settings
 from karyostudio.training.detection_data import BatchStream, batch_loader, build_sources
@@ -45,13 +46,8 @@ _STREAM_ID = 5
 
 def fit_deepchm(config: TrainConfig, callbacks: Sequence[Any] = (), cancel: CancelToken | None = None) -> FitResult:
     settings = parse_settings(config.settings)
-    threads = torch.get_num_threads()
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
-    try:
+    with runs.torch_threads(config.num_threads):
         return _Run(config, settings, list(callbacks), cancel).fit()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def collate(items: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> tuple[torch.Tensor, list[dict]]:
@@ -96,11 +92,8 @@ class _Run:
         self.config_dict = config_to_dict(config)
         self.device = torch.device(resolve_device(config.device))
         self.start = time.monotonic()
-        self.deadline = None if config.max_minutes is None else self.start + 60.0 * config.max_minutes
-        self.progress: dict[str, Any] = {"step": 0, "epoch": 0, "step_in_epoch": 0, "history": [],
-                                         "best_epoch": None, "best_score": None, "best_metrics": {},
-                                         "loss_sum": 0.0, "loss_count": 0}
-        self.log = ckpt.MetricLog(self.out / ckpt.LOG_NAME)
+        self.deadline = runs.deadline_after(self.start, config.max_minutes)
+        self.progress: dict[str, Any] = runs.fresh_progress(loss_sum=0.0, loss_count=0)
         self.stopped_early = False
 
     def _datasets(self) -> tuple[DeepCHMDataset, DeepCHMDataset]:
@@ -113,7 +106,7 @@ class _Run:
 
     def fit(self) -> FitResult:
         s, config = self.settings, self.config
-        saved = self._resume_state()
+        saved, self.progress, self.log = runs.open_run(self.out, config.resume, self.config_dict, fresh=self.progress)
         self.train_set, self.val_set = self._datasets()
         torch.manual_seed(config.seed)
         self.model = DeepCHM(s.model).to(self.device)
@@ -134,47 +127,11 @@ class _Run:
         batches = batch_loader(self.train_set, stream, num_workers=s.num_workers,
                                pin_memory=self.device.type == "cuda")
         self.model.train()
-        try:
-            while self.progress["epoch"] < s.epochs and not self.stopped_early:
-                while self.progress["step_in_epoch"] < per_epoch:
-                    if self._out_of_time():
-                        self.stopped_early = True
-                        break
-                    check(self.cancel)
-                    self._step(*next(batches))
-                self._end_epoch(partial=self.stopped_early)
-        except Cancelled:
-            self._save_last()
-            raise
-        manifest = self._export()
-        result = FitResult(out_dir=self.out, steps=self.progress["step"], epochs=self.progress["epoch"],
-                           best_epoch=self.progress["best_epoch"], best_metrics=dict(self.progress["best_metrics"]),
-                           history=list(self.progress["history"]), last_checkpoint=self.out / ckpt.LAST_NAME,
-                           best_checkpoint=(self.out / ckpt.BEST_NAME) if (self.out / ckpt.BEST_NAME).exists()
-                           else None, manifest=manifest, stopped_early=self.stopped_early,
-                           elapsed_s=time.monotonic() - self.start)
-        emit(self.callbacks, "on_fit_end", result)
-        return result
-
-    def _resume_state(self) -> dict[str, Any] | None:
-        last = self.out / ckpt.LAST_NAME
-        if not self.config.resume:
-            if last.exists():
-                raise ConfigError(f"{self.out} already holds a training run ({ckpt.LAST_NAME}); continue it with "
-                                  f"--resume or choose another output folder")
-            return None
-        if not last.exists():
-            raise ConfigError(f"nothing to resume: {last} does not exist")
-        saved = ckpt.load_train_state(last)
-        differ = resume_mismatch(saved["config"], self.config_dict)
-        if differ:
-            raise ConfigError(f"cannot resume {last}: settings differ from the saved run's: {', '.join(differ)}")
-        self.progress = dict(saved["progress"])
-        self.log = ckpt.MetricLog.resume(self.out / ckpt.LOG_NAME, self.progress["step"])
-        return saved
-
-    def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() > self.deadline
+        self.stopped_early = runs.train_epochs(
+            self.progress, epochs=s.epochs, per_epoch=per_epoch, deadline=self.deadline, cancel=self.cancel,
+            step=lambda: self._step(*next(batches)), end_epoch=self._end_epoch, save_last=self._save_last)
+        return runs.finish_fit(self.callbacks, self.out, self.progress, manifest=self._export(),
+                               stopped_early=self.stopped_early, start=self.start)
 
     def _step(self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> None:
         s, p = self.settings, self.progress
@@ -184,8 +141,7 @@ class _Run:
         images, targets = collate(list(zip(images, targets)))
         images = images.to(self.device, non_blocking=True)
         targets = [{k: v.to(self.device, non_blocking=True) for k, v in t.items()} for t in targets]
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.config.seed, p["step"]])
-                                                      .generate_state(1)[0]))
+        generator = torch.Generator().manual_seed(runs.step_seed(self.config.seed, p["step"]))
         losses = self.model.losses(self.model(images), targets, generator)
         total = self.model.total_loss(losses)
         if not torch.isfinite(total):
@@ -202,7 +158,7 @@ class _Run:
         p["step_in_epoch"] += 1
         p["loss_sum"] += values["loss"]
         p["loss_count"] += 1
-        if p["step"] % s.log_every == 0 or p["step"] == 1:
+        if runs.wants_step_log(p["step"], s.log_every):
             self.log.append({"type": "step", "step": p["step"], "epoch": p["epoch"], "lr": lr, **values})
         emit(self.callbacks, "on_step_end", p["step"], values)
 
@@ -215,39 +171,23 @@ class _Run:
                   "minutes": (time.monotonic() - self.start) / 60.0, "partial": partial,
                   **{f"val.{k}": v for k, v in metrics.items()}}
         self._consider_best(record)
-        p["history"].append(record)
-        self.log.append(record)
-        epoch = p["epoch"]
-        if not partial:
-            p["epoch"] += 1
-            p["step_in_epoch"] = 0
-            p["loss_sum"], p["loss_count"] = 0.0, 0
+        epoch = runs.close_epoch(p, self.log, record, partial=partial, fresh_losses={"loss_sum": 0.0, "loss_count": 0})
         self._save_last()
         emit(self.callbacks, "on_epoch_end", epoch, record)
 
     def _consider_best(self, record: dict[str, Any]) -> None:
-        p = self.progress
         score = record.get(SELECT_METRIC)
         score = float(score) if isinstance(score, (int, float)) else None
-        # Ties go to the later epoch: it has trained longer.
-        if p["best_score"] is not None and (score is None or score < p["best_score"]):
-            return
-        p["best_epoch"], p["best_score"] = record["epoch"], score
-        p["best_metrics"] = {k: v for k, v in record.items() if k.startswith("val.")}
-        ckpt.save_best(self.out / ckpt.BEST_NAME, model=self.model.state_dict(), config=self.config_dict,
-                       metrics=p["best_metrics"], epoch=record["epoch"])
+        runs.keep_if_best(self.out, self.progress, record, score, model=self.model, config_dict=self.config_dict)
 
     def _save_last(self) -> None:
-        ckpt.save_train_state(self.out / ckpt.LAST_NAME, config=self.config_dict, model=self.model.state_dict(),
-                              optimizer=self.optimizer.state_dict(), scaler={}, progress=self.progress)
-        self.log.write()
+        runs.save_last(self.out, self.log, config_dict=self.config_dict, model=self.model,
+                       optimizer=self.optimizer, progress=self.progress)
 
     def _export(self) -> Path | None:
         if not self.config.export:
             return None
-        best = self.out / ckpt.BEST_NAME
-        state = ckpt.load_best(best)["model"] if best.exists() else self.model.state_dict()
-        metrics = {k: v for k, v in self.progress["best_metrics"].items() if isinstance(v, (int, float))}
+        state, metrics = runs.export_inputs(self.out, self.model, self.progress)
         spec = self.settings.model
         flags = [n for n in ("pminf", "sgach", "hdlos", "dasmp") if getattr(spec, f"use_{n}")]
         sources = "; ".join(f"{x.kind} {x.path or f'x{x.count} at {x.size} px (seed {x.seed})'}"

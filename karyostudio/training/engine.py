@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 import torch
 import torch.distributed as torch_dist
 from torch.nn.parallel import DistributedDataParallel
@@ -56,7 +55,6 @@ from karyostudio.training.config import (
     config_to_dict,
     describe_data,
     plan_stages,
-    resume_mismatch,
 )
 from karyostudio.training.detection_data import (
     STREAM_IDS,
@@ -66,6 +64,13 @@ from karyostudio.training.detection_data import (
     batch_loader,
     build_sources,
     stream_for_step,
+)
+from karyostudio.training.run_support import (
+    export_inputs,
+    finish_fit,
+    is_better,
+    open_run,
+    step_seed,
 )
 
 # Families with a trainer of their own: trainer(config, callbacks, cancel) -> FitResult, reading its
@@ -168,7 +173,7 @@ def _torch_settings(config: TrainConfig) -> Iterator[None]:
 
 
 def _seed_step(seed: int, rank: int, step: int) -> None:
-    torch.manual_seed(int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0]))
+    torch.manual_seed(step_seed(seed, rank, step))
 
 
 # --- the Mask R-CNN run ---------------------------------------------------------------------------
@@ -187,7 +192,6 @@ class _Run:
         self.progress: dict[str, Any] = {"step": 0, "epoch": 0, "step_in_epoch": 0, "positions": {}, "history": [],
                                          "best_epoch": None, "best_score": None, "best_metrics": {},
                                          "loss_sum": 0.0, "loss_count": 0}
-        self.log = ckpt.MetricLog(self.out / ckpt.LOG_NAME)
         self.stopped_early = False
 
     # setup
@@ -225,26 +229,13 @@ class _Run:
             self._run_stage(index, stage, optimizer_state)
             if self.stopped_early:
                 break
-        result = self._result(self._export())
-        _emit(self.callbacks if self.dist.main else (), "on_fit_end", result)
-        return result
+        return finish_fit(self.callbacks if self.dist.main else (), self.out, self.progress, manifest=self._export(),
+                          stopped_early=self.stopped_early, start=self.start)
 
     def _resume_state(self) -> dict[str, Any] | None:
-        last = self.out / ckpt.LAST_NAME
-        if not self.config.resume:
-            if last.exists():
-                raise ConfigError(f"{self.out} already holds a training run ({ckpt.LAST_NAME}); continue it with "
-                                  f"--resume or choose another output folder")
-            return None
-        if not last.exists():
-            raise ConfigError(f"nothing to resume: {last} does not exist")
-        saved = ckpt.load_train_state(last)
-        differ = resume_mismatch(saved["config"], self.config_dict)
-        if differ:
-            raise ConfigError(f"cannot resume {last}: settings differ from the saved run's: {', '.join(differ)}")
-        self.progress = dict(saved["progress"])
-        self.progress.pop("stage")
-        self.log = ckpt.MetricLog.resume(self.out / ckpt.LOG_NAME, self.progress["step"])
+        saved, self.progress, self.log = open_run(self.out, self.config.resume, self.config_dict, fresh=self.progress)
+        if saved is not None:
+            self.progress.pop("stage")
         return saved
 
     def _datasets(self) -> dict[str, DetectionDataset]:
@@ -413,9 +404,7 @@ class _Run:
     def _consider_best(self, record: dict[str, Any]) -> None:
         p = self.progress
         score = _select_score(record, self.config.select_metric)
-        # Ties go to the later epoch: it has trained longer.
-        better = p["best_score"] is None or (score is not None and score >= p["best_score"])
-        if not better:
+        if not is_better(score, p["best_score"]):
             return
         p["best_epoch"], p["best_score"] = record["epoch"], score
         p["best_metrics"] = {k: v for k, v in record.items() if "." in k}
@@ -434,9 +423,7 @@ class _Run:
     def _export(self) -> Path | None:
         if not (self.config.export and self.dist.main):
             return None
-        best = self.out / ckpt.BEST_NAME
-        state = ckpt.load_best(best)["model"] if best.exists() else self.model.state_dict()
-        metrics = {k: v for k, v in self.progress["best_metrics"].items() if isinstance(v, (int, float))}
+        state, metrics = export_inputs(self.out, self.model, self.progress)
         manifest = export_model(
             self.out / "export", self.config.name, state, self.config.model,
             description=f"Mask R-CNN {self.config.model.backbone}{' + attention FPN' if self.config.model.attention else ''}"
@@ -445,16 +432,6 @@ class _Run:
             extra={"regime": self.config.regime, "best_epoch": self.progress["best_epoch"],
                    "steps": self.progress["step"]})
         return manifest.path
-
-    def _result(self, manifest: Path | None) -> FitResult:
-        p = self.progress
-        best = self.out / ckpt.BEST_NAME
-        last = self.out / ckpt.LAST_NAME
-        return FitResult(out_dir=self.out, steps=p["step"], epochs=p["epoch"], best_epoch=p["best_epoch"],
-                         best_metrics=dict(p["best_metrics"]), history=list(p["history"]),
-                         last_checkpoint=last if last.exists() else None,
-                         best_checkpoint=best if best.exists() else None, manifest=manifest,
-                         stopped_early=self.stopped_early, elapsed_s=time.monotonic() - self.start)
 
 
 def _select_score(record: dict[str, Any], metric: str) -> float | None:

@@ -17,12 +17,12 @@ mask loss, 640 x 512 input.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec, ERMRCNNSpecError
-from karyostudio.training.config import SOURCE_KINDS, AugmentConfig, ConfigError, SourceConfig
+from karyostudio.training import settings_parsing as parsing
+from karyostudio.training.config import AugmentConfig, ConfigError, SourceConfig
 
 
 @dataclass
@@ -57,21 +57,9 @@ _OPTIONAL = {"steps_per_epoch", "grad_clip", "max_val_images", "early_stop_patie
 def parse_settings(data: Mapping[str, Any] | None) -> ERMRCNNSettings:
     """Checked settings; ConfigError names unknown keys and bad values."""
     data = dict(data or {})
-    known = [f.name for f in dataclasses.fields(ERMRCNNSettings)]
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown rotated-maskrcnn setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
-    values: dict[str, Any] = {key: _scalar(kind, data[key], key, optional=key in _OPTIONAL)
-                              for key, kind in _SCALARS.items() if key in data}
-    try:
-        values["model"] = ERMRCNNSpec.from_dict(data.get("model") or {})
-    except ERMRCNNSpecError as exc:
-        raise ConfigError(f"settings.model: {exc}") from None
-    values["augment"] = _dataclass(AugmentConfig, data.get("augment") or {}, "settings.augment")
-    sources = data.get("sources") or []
-    if not isinstance(sources, list):
-        raise ConfigError("settings.sources must be a list of image sources")
-    values["sources"] = [_source(s, f"settings.sources[{k}]") for k, s in enumerate(sources)]
+    values = parsing.parse_common(data, ERMRCNNSettings, "rotated-maskrcnn", scalars=_SCALARS, optional=_OPTIONAL,
+                                  spec_from_dict=ERMRCNNSpec.from_dict, spec_error=ERMRCNNSpecError,
+                                  check_val_fraction=False, sort_known=True)
     dirs = data.get("labelme_dirs") or []
     if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
         raise ConfigError("settings.labelme_dirs must be a list of folder paths")
@@ -87,10 +75,7 @@ def all_sources(settings: ERMRCNNSettings) -> list[SourceConfig]:
 
 
 def settings_to_dict(settings: ERMRCNNSettings) -> dict[str, Any]:
-    out = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-    out["model"] = settings.model.to_dict()
-    out["augment"] = dataclasses.asdict(settings.augment)
-    out["sources"] = [dataclasses.asdict(s) for s in settings.sources]
+    out = parsing.common_settings_dict(settings)
     out["labelme_dirs"] = list(settings.labelme_dirs)
     return out
 
@@ -98,51 +83,11 @@ def settings_to_dict(settings: ERMRCNNSettings) -> dict[str, Any]:
 def _check(s: ERMRCNNSettings) -> None:
     if not all_sources(s):
         raise ConfigError("settings.sources: a rotated-maskrcnn run needs at least one image source")
-    for name in ("epochs", "batch_size", "log_every"):
-        if getattr(s, name) < 1:
-            raise ConfigError(f"settings.{name} must be at least 1, got {getattr(s, name)}")
-    for name in ("steps_per_epoch", "max_val_images", "early_stop_patience"):
-        if getattr(s, name) is not None and getattr(s, name) < 1:
-            raise ConfigError(f"settings.{name} must be at least 1, got {getattr(s, name)}")
+    parsing.require_at_least_one(s, ("epochs", "batch_size", "log_every", "steps_per_epoch", "max_val_images",
+                                     "early_stop_patience"))
     if s.lr <= 0 or not 0 <= s.momentum < 1 or s.weight_decay < 0 or s.warmup_steps < 0:
         raise ConfigError("settings.lr must be positive, momentum in [0, 1), weight_decay and warmup_steps >= 0")
     if s.cache_images < 0:
         raise ConfigError(f"settings.cache_images must be at least 0, got {s.cache_images}")
     if not 0 <= s.val_score_threshold <= 1:
         raise ConfigError("settings.val_score_threshold must lie in [0, 1]")
-
-
-def _source(data: Any, where: str) -> SourceConfig:
-    source = _dataclass(SourceConfig, data, where)
-    if source.kind not in SOURCE_KINDS:
-        raise ConfigError(f"{where}.kind must be one of {', '.join(SOURCE_KINDS)}; got {source.kind!r}")
-    if source.kind != "synth" and not source.path:
-        raise ConfigError(f"{where}: a {source.kind} source needs a path")
-    if source.kind == "synth" and (source.count < 1 or source.val_count < 0):
-        raise ConfigError(f"{where}: synth needs count >= 1 and val_count >= 0")
-    return source
-
-
-def _dataclass(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {data!r}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**dict(data))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _scalar(kind: type, value: Any, key: str, *, optional: bool) -> Any:
-    if value is None and optional:
-        return None
-    if kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"settings.{key} must be a string, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise ConfigError(f"settings.{key} must be a{'n integer' if kind is int else ' number'}, got {value!r}")
-    return kind(value)

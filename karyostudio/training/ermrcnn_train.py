@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from karyostudio.core.annotated_image import ImageAnnotations
-from karyostudio.core.progress import CancelToken, Cancelled, check
+from karyostudio.core.progress import CancelToken, check
 from karyostudio.metrics.evaluate import evaluate_annotations
 from karyostudio.models.maskrcnn.validate import summarise
 from karyostudio.models.registry import resolve_device
@@ -36,8 +36,9 @@ from karyostudio.models.rotated.ermrcnn import build_ermrcnn
 from karyostudio.models.rotated.ermrcnn_predictor import detect, raw_to_instances
 from karyostudio.models.rotated.ermrcnn_weights import export_model
 from karyostudio.training import checkpoint as ckpt
+from karyostudio.training import run_support as runs
 from karyostudio.training.classifier_train import TrainingError
-from karyostudio.training.config import ConfigError, DataConfig, TrainConfig, config_to_dict, resume_mismatch
+from karyostudio.training.config import ConfigError, DataConfig, TrainConfig, config_to_dict
 from karyostudio.training.detection_data import BatchStream, batch_loader
 from karyostudio.training.ermrcnn_settings import ERMRCNNSettings, all_sources, parse_settings
 from karyostudio.training.results import FitResult, emit
@@ -50,13 +51,8 @@ SELECT_METRICS = ("val.mask_map50", "val.box_map50")
 def fit_ermrcnn(config: TrainConfig, callbacks: Sequence[Any] = (), cancel: CancelToken | None = None) -> FitResult:
     """Train as ``config`` says (see the module docstring)."""
     settings = parse_settings(config.settings)
-    threads = torch.get_num_threads()
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
-    try:
+    with runs.torch_threads(config.num_threads):
         return _Run(config, settings, list(callbacks), cancel).fit()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def validation_metrics(model: torch.nn.Module, dataset: RotatedDetectionDataset, device: torch.device, *,
@@ -113,16 +109,14 @@ class _Run:
         self.out = Path(config.out_dir)
         self.config_dict = config_to_dict(config)
         self.start = time.monotonic()
-        self.deadline = None if config.max_minutes is None else self.start + 60.0 * config.max_minutes
-        self.progress: dict[str, Any] = {"step": 0, "epoch": 0, "step_in_epoch": 0, "history": [],
-                                         "best_epoch": None, "best_score": None, "best_metrics": {},
-                                         "loss_sums": {}, "loss_count": 0, "best_mask_loss": None,
-                                         "epochs_without_gain": 0}
-        self.log = ckpt.MetricLog(self.out / ckpt.LOG_NAME)
+        self.deadline = runs.deadline_after(self.start, config.max_minutes)
+        self.progress: dict[str, Any] = runs.fresh_progress(loss_sums={}, loss_count=0, best_mask_loss=None,
+                                                            epochs_without_gain=0)
         self.stopped_early = False
 
     def fit(self) -> FitResult:
-        saved = self._resume_state()
+        saved, self.progress, self.log = runs.open_run(self.out, self.config.resume, self.config_dict,
+                                                       fresh=self.progress)
         s = self.settings
         data = DataConfig(root=s.data_root or self.config.data.root, mask_sources=all_sources(s),
                           augment=s.augment)
@@ -151,48 +145,16 @@ class _Run:
         stream = BatchStream(len(self.train_set), s.batch_size, seed=self.config.seed, stream_id=0,
                              start=self.progress["step"])
         loader = batch_loader(self.train_set, stream, num_workers=0, pin_memory=False)
-        p = self.progress
-        try:
-            while p["epoch"] < s.epochs and not self.stopped_early:
-                while p["step_in_epoch"] < per_epoch:
-                    if self._out_of_time():
-                        self.stopped_early = True
-                        break
-                    check(self.cancel)
-                    self._step(*next(loader))
-                self._end_epoch(partial=self.stopped_early)
-                if self._plateaued():
-                    break
-        except Cancelled:
-            self._save_last()
-            raise
-        result = self._result(self._export())
-        emit(self.callbacks, "on_fit_end", result)
-        return result
-
-    def _resume_state(self) -> dict[str, Any] | None:
-        last = self.out / ckpt.LAST_NAME
-        if not self.config.resume:
-            if last.exists():
-                raise ConfigError(f"{self.out} already holds a training run ({ckpt.LAST_NAME}); continue it with "
-                                  f"--resume or choose another output folder")
-            return None
-        if not last.exists():
-            raise ConfigError(f"nothing to resume: {last} does not exist")
-        saved = ckpt.load_train_state(last)
-        differ = resume_mismatch(saved["config"], self.config_dict)
-        if differ:
-            raise ConfigError(f"cannot resume {last}: settings differ from the saved run's: {', '.join(differ)}")
-        self.progress = dict(saved["progress"])
-        self.log = ckpt.MetricLog.resume(self.out / ckpt.LOG_NAME, self.progress["step"])
-        return saved
-
-    def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() > self.deadline
+        self.stopped_early = runs.train_epochs(
+            self.progress, epochs=s.epochs, per_epoch=per_epoch, deadline=self.deadline, cancel=self.cancel,
+            step=lambda: self._step(*next(loader)), end_epoch=self._end_epoch, save_last=self._save_last,
+            plateaued=self._plateaued)
+        return runs.finish_fit(self.callbacks, self.out, self.progress, manifest=self._export(),
+                               stopped_early=self.stopped_early, start=self.start)
 
     def _step(self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> None:
         p, s = self.progress, self.settings
-        torch.manual_seed(int(np.random.SeedSequence([self.config.seed, p["step"]]).generate_state(1)[0]))
+        torch.manual_seed(runs.step_seed(self.config.seed, p["step"]))
         lr = s.lr * (min(1.0, 0.001 + 0.999 * p["step"] / s.warmup_steps) if s.warmup_steps else 1.0)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -216,7 +178,7 @@ class _Run:
         p["loss_count"] += 1
         for k, v in values.items():
             p["loss_sums"][k] = p["loss_sums"].get(k, 0.0) + v
-        if p["step"] % s.log_every == 0 or p["step"] == 1:
+        if runs.wants_step_log(p["step"], s.log_every):
             self.log.append({"type": "step", "step": p["step"], "epoch": p["epoch"], "lr": lr, **values})
         emit(self.callbacks, "on_step_end", p["step"], values)
 
@@ -233,13 +195,7 @@ class _Run:
                   **{f"val.{k}": v for k, v in metrics.items()}}
         self._consider_best(record)
         self._track_mask_loss(means.get("loss_mask"))
-        p["history"].append(record)
-        self.log.append(record)
-        epoch = p["epoch"]
-        if not partial:
-            p["epoch"] += 1
-            p["step_in_epoch"] = 0
-            p["loss_sums"], p["loss_count"] = {}, 0
+        epoch = runs.close_epoch(p, self.log, record, partial=partial, fresh_losses={"loss_sums": {}, "loss_count": 0})
         self._save_last()
         emit(self.callbacks, "on_epoch_end", epoch, record)
 
@@ -257,27 +213,18 @@ class _Run:
         return patience is not None and self.progress["epochs_without_gain"] >= patience
 
     def _consider_best(self, record: dict[str, Any]) -> None:
-        p = self.progress
         score = next((float(record[m]) for m in SELECT_METRICS if isinstance(record.get(m), (int, float))), None)
-        if not (p["best_score"] is None or (score is not None and score >= p["best_score"])):
-            return
-        p["best_epoch"], p["best_score"] = record["epoch"], score
-        p["best_metrics"] = {k: v for k, v in record.items() if k.startswith("val.")}
-        ckpt.save_best(self.out / ckpt.BEST_NAME, model=self.model.state_dict(), config=self.config_dict,
-                       metrics=p["best_metrics"], epoch=record["epoch"])
+        runs.keep_if_best(self.out, self.progress, record, score, model=self.model, config_dict=self.config_dict)
 
     def _save_last(self) -> None:
-        ckpt.save_train_state(self.out / ckpt.LAST_NAME, config=self.config_dict, model=self.model.state_dict(),
-                              optimizer=self.optimizer.state_dict(), scaler={}, progress=self.progress)
-        self.log.write()
+        runs.save_last(self.out, self.log, config_dict=self.config_dict, model=self.model,
+                       optimizer=self.optimizer, progress=self.progress)
 
     def _export(self) -> Path | None:
         if not self.config.export:
             return None
-        best = self.out / ckpt.BEST_NAME
-        state = ckpt.load_best(best)["model"] if best.exists() else self.model.state_dict()
+        state, metrics = runs.export_inputs(self.out, self.model, self.progress)
         spec = self.settings.model
-        metrics = {k: v for k, v in self.progress["best_metrics"].items() if isinstance(v, (int, float))}
         kinds = ", ".join(sorted({f"{src.kind}" for src in all_sources(self.settings)}))
         manifest = export_model(
             self.out / "export", self.config.name, state, spec,
@@ -286,12 +233,3 @@ class _Run:
             training_data=f"{kinds}: {len(self.train_set)} training images", metrics=metrics,
             extra={"best_epoch": self.progress["best_epoch"], "steps": self.progress["step"]})
         return manifest.path
-
-    def _result(self, manifest: Path | None) -> FitResult:
-        p = self.progress
-        best, last = self.out / ckpt.BEST_NAME, self.out / ckpt.LAST_NAME
-        return FitResult(out_dir=self.out, steps=p["step"], epochs=p["epoch"], best_epoch=p["best_epoch"],
-                         best_metrics=dict(p["best_metrics"]), history=list(p["history"]),
-                         last_checkpoint=last if last.exists() else None,
-                         best_checkpoint=best if best.exists() else None, manifest=manifest,
-                         stopped_early=self.stopped_early, elapsed_s=time.monotonic() - self.start)

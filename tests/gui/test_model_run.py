@@ -116,3 +116,62 @@ def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_
         assert window.models.run()
     assert wrapped == [("fake-slow", "chromseg-cpu")] and fake_predictor.calls == 1
     assert sorted(i.label for i in window.session.document) == ["1", "X"]
+
+
+class _GpuOutOfMemory(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError (its name is what the app recognises)."""
+
+
+_GpuOutOfMemory.__name__ = "OutOfMemoryError"
+
+
+def _gpu_failing_loader(fake_predictor, loads):
+    def load(name):
+        loads.append(name)
+        if name.endswith("@device:cuda"):
+            raise _GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return fake_predictor
+    return load
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_gpu_out_of_memory_offers_the_cpu(qtbot, tmp_path, image_file, fake_predictor, messages, accept):
+    from PySide6.QtWidgets import QMessageBox
+
+    from karyostudio.gui.main_window import MainWindow
+    from karyostudio.models.registry import ModelInfo
+
+    loads = []
+    info = ModelInfo(fake_predictor.name, "fake", "test predictor", None, True)
+    window = MainWindow(predictor_loader=_gpu_failing_loader(fake_predictor, loads), model_lister=lambda: [info],
+                        recovery_directory=tmp_path / "recovery", autosave_delay_ms=50)
+    qtbot.addWidget(window)
+    try:
+        assert window.files.open_path(image_file)
+        window.models.set_device("cuda")
+        assert window.models.run_name == "fake-slow@device:cuda"
+        messages.answer = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
+        with qtbot.waitSignal(window.models.runner.failed, timeout=10_000):
+            assert window.models.run()
+        if accept:
+            qtbot.waitUntil(lambda: fake_predictor.calls == 1 and not window.models.runner.running, timeout=10_000)
+            assert loads == ["fake-slow@device:cuda", "fake-slow"]
+            assert window.models.device == "cpu"
+            assert sorted(i.label for i in window.session.document) == ["1", "X"]
+            assert not messages.errors
+        else:
+            assert window.models.device == "cuda" and fake_predictor.calls == 0
+            assert len(messages.errors) == 1 and "out of memory" in messages.errors[0]
+        assert len(messages.questions) == 1 and "Run it on the CPU instead?" in messages.questions[0]
+    finally:
+        window.discard_and_close()
+
+
+def test_default_loader_reads_the_device_from_the_run_name():
+    from karyostudio.gui.workers import default_loader
+    from karyostudio.models.registry import DeviceUnavailableError, UnknownModelError
+
+    with pytest.raises(UnknownModelError, match="'no-such-model'"):
+        default_loader("no-such-model@device:cpu")
+    with pytest.raises(DeviceUnavailableError, match="unknown device 'tpu'"):
+        default_loader("default-cpu@device:tpu")

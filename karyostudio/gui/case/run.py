@@ -14,11 +14,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from karyostudio.core.annotated_image import ImageAnnotations
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.gui.case.scan import annotation_path_for
+from karyostudio.gui.thread_runner import ThreadRunner
 from karyostudio.gui.workers import PredictorLoader
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import image_key, read_image
@@ -107,10 +108,12 @@ class CaseRunThread(QThread):
                                  len(self._images) * STEPS_PER_CELL, self._label)
 
 
-class CaseRunner(QObject):
-    """One whole-case run at a time; Cancel stops it at the predictor's next check."""
+class CaseRunner(ThreadRunner):
+    """One whole-case run at a time; Cancel stops it at the predictor's next check.
 
-    busy_changed = Signal(bool)
+    ``shutdown`` (window closing) joins a run without reporting it; finished cells stay written.
+    """
+
     progress = Signal(int, int, str)
     cell_written = Signal(str)
     finished = Signal(object)  # CaseRunOutcome, emitted after the thread has ended
@@ -118,56 +121,12 @@ class CaseRunner(QObject):
     def __init__(self, loader: PredictorLoader, parent: QObject | None = None):
         super().__init__(parent)
         self._loader = loader
-        self._thread: CaseRunThread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def start(self, model_name: str, images: list[Path]) -> bool:
         if self._thread is not None:
             return False
         thread = CaseRunThread(self._loader, model_name, images, CancelToken())
-        thread.progressed.connect(self.progress, Qt.ConnectionType.QueuedConnection)
-        thread.cell_written.connect(self.cell_written, Qt.ConnectionType.QueuedConnection)
-        thread.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
-        self._thread = thread
-        self.busy_changed.emit(True)
-        thread.start()
-        return True
+        return self._launch(thread, (thread.progressed, self.progress), (thread.cell_written, self.cell_written))
 
-    def cancel(self) -> None:
-        if self._thread is not None:
-            self._thread.token.cancel()
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Block (processing events) until the run has ended and its outcome was emitted."""
-        if self._thread is None:
-            return True
-        loop = QEventLoop()
-        self.busy_changed.connect(loop.quit)
-        if timeout_ms >= 0:
-            QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-        self.busy_changed.disconnect(loop.quit)
-        return self._thread is None
-
-    def shutdown(self) -> None:
-        """Cancel and join a run without reporting it (window closing); finished cells stay written."""
-        thread = self._thread
-        if thread is None:
-            return
-        thread.token.cancel()
-        thread.finished.disconnect(self._on_finished)
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
-
-    def _on_finished(self) -> None:
-        thread = self._thread
-        if thread is None:
-            return
-        thread.wait()
-        self._thread = None
-        self.busy_changed.emit(False)
+    def _emit_outcome(self, thread: CaseRunThread) -> None:
         self.finished.emit(thread.outcome)

@@ -60,3 +60,12 @@ def ask_unsaved_changes(parent: QWidget | None, name: str) -> UnsavedChoice:
     if answer == buttons.Discard:
         return UnsavedChoice.DISCARD
     return UnsavedChoice.CANCEL
+
+
+def ask_yes_no(parent: QWidget | None, title: str, text: str) -> bool:
+    """A yes/no question (default yes); non-interactive use answers no."""
+    if not _interactive:
+        return False
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(parent, title, text, buttons.Yes | buttons.No, buttons.Yes)
+    return answer == buttons.Yes

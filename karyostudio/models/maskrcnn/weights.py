@@ -7,17 +7,21 @@ and are converted back to float32 when loaded.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Mapping
 
 import torch
 from torchvision.models.detection import MaskRCNN
 
-from karyostudio.io.atomic import atomic_write_bytes
-from karyostudio.models.manifest import Manifest, ManifestError, manifest_for_weights, write_manifest
+from karyostudio.models.manifest import Manifest, ManifestError
 from karyostudio.models.maskrcnn.build import build_maskrcnn
 from karyostudio.models.maskrcnn.spec import MaskRCNNSpec, SpecError
+from karyostudio.models.weights_io import (
+    load_fitting_state,
+    read_spec_and_state,
+    save_weights_file,
+    write_export_manifest,
+)
 
 FAMILY = "maskrcnn"
 WEIGHTS_FORMAT = "karyostudio-maskrcnn-weights"
@@ -31,43 +35,19 @@ class WeightsFileError(ManifestError):
 def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], spec: MaskRCNNSpec, *,
                  half: bool = True) -> Path:
     """Write spec + state_dict atomically (floating-point tensors as float16 when ``half``)."""
-    state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
-             for k, v in state_dict.items()}
-    buffer = io.BytesIO()
-    torch.save({"format": WEIGHTS_FORMAT, "version": WEIGHTS_VERSION, "spec": spec.to_dict(),
-                "state_dict": state}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_weights_file(path, WEIGHTS_FORMAT, WEIGHTS_VERSION, spec, state_dict, half=half)
 
 
 def read_weights(path: str | Path) -> tuple[MaskRCNNSpec, dict[str, torch.Tensor]]:
     """(spec, float32 state_dict) of a weights file."""
-    path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsFileError(path, "weights file not found") from None
-    except Exception as exc:  # torch raises many types for damaged or foreign files
-        raise WeightsFileError(path, f"cannot read weights: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
-        raise WeightsFileError(path, f"not a Mask R-CNN weights file (format {WEIGHTS_FORMAT!r} expected)")
-    try:
-        spec = MaskRCNNSpec.from_dict(data["spec"])
-    except (KeyError, SpecError) as exc:
-        raise WeightsFileError(path, f"bad model spec: {exc}") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
-    return spec, state
+    return read_spec_and_state(Path(path), WEIGHTS_FORMAT, WeightsFileError, kind="a Mask R-CNN",
+                               parse_spec=MaskRCNNSpec.from_dict, spec_errors=(SpecError,))
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MaskRCNN, MaskRCNNSpec]:
     """The model of a weights file, in eval mode on ``device``."""
     spec, state = read_weights(path)
-    model = build_maskrcnn(spec)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise WeightsFileError(path, f"weights do not fit the model spec: {exc}") from None
-    return model.to(device).eval(), spec
+    return load_fitting_state(build_maskrcnn(spec), state, Path(path), WeightsFileError, device), spec
 
 
 def export_model(directory: str | Path, name: str, state_dict: Mapping[str, torch.Tensor], spec: MaskRCNNSpec, *,
@@ -75,12 +55,10 @@ def export_model(directory: str | Path, name: str, state_dict: Mapping[str, torc
                  extra: Mapping[str, object] | None = None) -> Manifest:
     """Write ``<name>.pt`` (float16) and ``<name>.manifest.json`` into ``directory``; returns the manifest."""
     weights = save_weights(Path(directory) / f"{name}.pt", state_dict, spec, half=True)
-    manifest = manifest_for_weights(
-        weights, name, FAMILY, description=description, training_data=training_data,
-        metrics={k: float(v) for k, v in (metrics or {}).items()},
+    return write_export_manifest(
+        weights, name, FAMILY, spec, description=description, training_data=training_data, metrics=metrics,
         input={"channels": 1, "input_size": spec.input_size, "image_mean": [spec.image_mean],
                "image_std": [spec.image_std],
                "scaling": "uint8 / 255; other integer images percentile-stretched to uint8 first",
                "resize": "longer side to input_size"},
-        extra={"spec": spec.to_dict(), **dict(extra or {})})
-    return write_manifest(manifest, manifest.path)
+        extra=extra)

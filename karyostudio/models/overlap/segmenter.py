@@ -15,7 +15,6 @@ lies inside chromosomes.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,20 +22,18 @@ import cv2
 import numpy as np
 import torch
 
-from karyostudio.io.atomic import atomic_write_bytes
 from karyostudio.io.images import to_display_uint8
 from karyostudio.models.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
     ManifestError,
     find_manifests,
-    manifest_for_weights,
     read_manifest,
     verify_weights,
-    write_manifest,
 )
 from karyostudio.models.overlap.unetpp import RegionGuidedUNetPP, UNetPPSpec, UNetPPSpecError, build_unetpp
 from karyostudio.models.registry import UnknownModelError, resolve_device
+from karyostudio.models.weights_io import float_state, read_weights_file, save_weights_file, write_export_manifest
 
 FAMILY = "chromseg"
 DEFAULT_MODEL = "chromseg-cpu"
@@ -53,29 +50,17 @@ class ChromSegWeightsError(ManifestError):
 
 def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], spec: UNetPPSpec, *,
                  half: bool = True) -> Path:
-    state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
-             for k, v in state_dict.items()}
-    buffer = io.BytesIO()
-    torch.save({"format": WEIGHTS_FORMAT, "version": WEIGHTS_VERSION, "spec": spec.to_dict(),
-                "state_dict": state}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
+    """Write spec + state_dict atomically (floating-point tensors as float16 when ``half``)."""
+    return save_weights_file(path, WEIGHTS_FORMAT, WEIGHTS_VERSION, spec, state_dict, half=half)
 
 
 def load_network(path: str | Path, device: str | torch.device = "cpu") -> RegionGuidedUNetPP:
     """The network of a weights file, float32, in eval mode on ``device``."""
     path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ChromSegWeightsError(path, "weights file not found") from None
-    except Exception as exc:  # damaged or foreign files raise many types
-        raise ChromSegWeightsError(path, f"cannot read weights: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != WEIGHTS_FORMAT:
-        raise ChromSegWeightsError(path, f"not a ChromSeg weights file (format {WEIGHTS_FORMAT!r} expected)")
+    data = read_weights_file(path, WEIGHTS_FORMAT, ChromSegWeightsError, kind="a ChromSeg")
     try:
         model = build_unetpp(dict(data["spec"]))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in data["state_dict"].items()})
+        model.load_state_dict(float_state(data["state_dict"]))
     except (KeyError, UNetPPSpecError, RuntimeError) as exc:
         raise ChromSegWeightsError(path, f"weights do not fit the network: {exc}") from None
     return model.to(device).eval()
@@ -86,16 +71,15 @@ def export_chromseg(directory: str | Path, name: str, state_dict: Mapping[str, t
                     metrics: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> Manifest:
     """Write ``<name>.pt`` (float16) and ``<name>.manifest.json`` into ``directory``; returns the manifest."""
     weights = save_weights(Path(directory) / f"{name}.pt", state_dict, spec, half=True)
-    manifest = manifest_for_weights(
-        weights, name, FAMILY, classes=[], description=description, training_data=training_data,
-        metrics={k: float(v) for k, v in (metrics or {}).items()},
+    return write_export_manifest(
+        weights, name, FAMILY, spec, classes=[], description=description, training_data=training_data,
+        metrics=metrics,
         input={"channels": 1, "input_size": input_size, "size_multiple": spec.size_multiple,
                "max_side": 2 * input_size, "image_mean": IMAGE_MEAN, "image_std": IMAGE_STD,
                "scaling": "uint8 / 255; uint16 percentile-stretched (0.5-99.5%) to uint8 first",
                "pad": "border median to at least input_size and a multiple of size_multiple",
                "outputs": ["foreground", "crossing"], "threshold": threshold},
-        extra={"spec": spec.to_dict(), **dict(extra or {})})
-    return write_manifest(manifest, manifest.path)
+        extra=extra)
 
 
 # --- inference --------------------------------------------------------------------------------------

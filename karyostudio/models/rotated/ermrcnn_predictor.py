@@ -10,24 +10,19 @@ ones (whose box says nothing about the chromosome's angle).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import torch
 
 from karyostudio.core.instance import Instance
-from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
-from karyostudio.models.manifest import Manifest, ManifestError
-from karyostudio.models.maskrcnn.image_prep import as_uint8, resize_long_side
+from karyostudio.models.manifest import Manifest
+from karyostudio.models.maskrcnn.detection_predictor import DetectionPredictor
 from karyostudio.models.rotated.ermrcnn import EnhancedRotatedMaskRCNN
 from karyostudio.models.rotated.ermrcnn_masks import paste_window
 from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec
 from karyostudio.models.rotated.ermrcnn_weights import load_model
 from karyostudio.models.rotated.postprocess import instance_from_mask
-
-DEFAULT_SCORE_THRESHOLD = 0.5
-DEFAULT_MASK_THRESHOLD = 0.5
 
 
 @torch.no_grad()
@@ -73,48 +68,19 @@ def raw_to_instances(raw: Mapping[str, torch.Tensor], image_shape: tuple[int, in
     return instances
 
 
-class ERMRCNNPredictor:
-    def __init__(self, model: EnhancedRotatedMaskRCNN, spec: ERMRCNNSpec, *, name: str, description: str = "",
-                 device: str = "cpu", score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-                 mask_threshold: float = DEFAULT_MASK_THRESHOLD):
-        self.model = model.to(device).eval()
-        self.spec = spec
-        self.name = name
-        self.description = description or f"Enhanced Rotated Mask R-CNN ({spec.backbone})"
-        self.device = torch.device(device)
-        self.score_threshold = score_threshold
-        self.mask_threshold = mask_threshold
+class ERMRCNNPredictor(DetectionPredictor):
+    """Enhanced Rotated Mask R-CNN: ``ERMRCNNPredictor(model, spec, name=...)`` or ``from_weights`` /
+    ``from_manifest``."""
 
-    @classmethod
-    def from_weights(cls, path: str | Path, *, name: str, device: str = "cpu", **options) -> "ERMRCNNPredictor":
-        model, spec = load_model(path, device)
-        return cls(model, spec, name=name, device=device, **options)
+    _load_model = staticmethod(load_model)
+    _detect = staticmethod(detect)
+    _raw_to_instances = staticmethod(raw_to_instances)
 
-    def predict(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
-                cancel: CancelToken | None = None) -> list[Instance]:
-        check(cancel)
-        report(progress, 0, 3, "preparing the image")
-        gray = as_uint8(image)
-        resized, scale = resize_long_side(gray, self.spec.input_size)
-        tensor = torch.from_numpy(np.ascontiguousarray(resized)).to(self.device).float().div_(255.0)[None]
-        check(cancel)
-        report(progress, 1, 3, "detecting chromosomes")
-        raw = detect(self.model, [tensor])[0]
-        check(cancel)
-        report(progress, 2, 3, "tracing outlines")
-        instances = raw_to_instances(raw, gray.shape, source=self.name, scale=scale,
-                                     score_threshold=self.score_threshold, mask_threshold=self.mask_threshold)
-        report(progress, 3, 3, "done")
-        return instances
+    @staticmethod
+    def default_description(spec: ERMRCNNSpec) -> str:
+        return f"Enhanced Rotated Mask R-CNN ({spec.backbone})"
 
 
 def from_manifest(manifest: Manifest, device: str = "cpu") -> ERMRCNNPredictor:
     """Registry factory: the model whose (verified) weights the manifest names."""
-    extra = manifest.extra or {}
-    try:
-        score_threshold = float(extra.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
-        mask_threshold = float(extra.get("mask_threshold", DEFAULT_MASK_THRESHOLD))
-    except (TypeError, ValueError) as exc:
-        raise ManifestError(manifest.path, f"bad threshold in manifest: {exc}") from None
-    return ERMRCNNPredictor.from_weights(manifest.weights_path, name=manifest.name, description=manifest.description,
-                                         device=device, score_threshold=score_threshold, mask_threshold=mask_threshold)
+    return ERMRCNNPredictor.from_manifest(manifest, device)
