@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QComboBox
 from karyostudio.core.commands import ReplaceInstances
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
 from karyostudio.gui.settings import app_settings
-from karyostudio.gui.workers import CachingLoader, ModelRunner, PredictorLoader
+from karyostudio.gui.workers import CachingLoader, ModelRunner, PredictorLoader, is_gpu_failure
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
 
 if TYPE_CHECKING:
@@ -54,13 +54,6 @@ def splitting_loader(base: PredictorLoader) -> PredictorLoader:
         return with_splitter(predictor, splitter, device)
 
     return load
-
-
-def is_gpu_failure(message: str) -> bool:
-    """True for a run that failed because of the GPU (out of memory, CUDA missing), not the model."""
-    lowered = message.lower()
-    return ("outofmemoryerror" in lowered or "out of memory" in lowered
-            or "deviceunavailableerror" in lowered or "cuda" in lowered and "not available" in lowered)
 
 
 def list_models() -> list[ModelInfo]:

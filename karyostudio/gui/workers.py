@@ -33,6 +33,13 @@ def default_loader(name: str) -> Predictor:
     return load_predictor(model, device or "cpu")
 
 
+def is_gpu_failure(message: str) -> bool:
+    """True for a run that failed because of the GPU (out of memory, CUDA missing), not the model."""
+    lowered = message.lower()
+    return ("outofmemoryerror" in lowered or "out of memory" in lowered
+            or "deviceunavailableerror" in lowered or "cuda" in lowered and "not available" in lowered)
+
+
 class CachingLoader:
     """Loads each model once; safe to call from worker threads."""
 

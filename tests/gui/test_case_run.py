@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from karyostudio.core.commands import AddInstances
@@ -114,3 +115,69 @@ def test_closing_the_window_during_a_run_stops_it(window, tmp_path, qtbot, fake_
     window.discard_and_close()
     assert time.monotonic() - started < 2.0 and not window.case.runner.running
     assert not list(case.glob("new*.json"))
+
+
+class _GpuOutOfMemory(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError (its name is what the app recognises)."""
+
+
+_GpuOutOfMemory.__name__ = "OutOfMemoryError"
+
+
+class _SmallGpu:
+    """On the GPU, analyses the first cell and runs out of memory on the next one."""
+
+    name = "fake-gpu"
+    description = "test predictor"
+
+    def __init__(self, cpu):
+        self.cpu, self.calls = cpu, 0
+
+    def predict(self, image, **kwargs):
+        self.calls += 1
+        if self.calls > 1:
+            raise _GpuOutOfMemory("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return self.cpu.predict(image, **kwargs)
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_gpu_out_of_memory_stops_the_run_and_offers_the_rest_to_the_cpu(qtbot, tmp_path, fake_predictor, messages,
+                                                                       accept):
+    from PySide6.QtWidgets import QMessageBox
+
+    from karyostudio.gui.main_window import MainWindow
+    from karyostudio.models.registry import ModelInfo
+
+    gpu, loads = _SmallGpu(fake_predictor), []
+
+    def load(name):
+        loads.append(name)
+        return gpu if name.endswith("@device:cuda") else fake_predictor
+
+    info = ModelInfo(fake_predictor.name, "fake", "test predictor", None, True)
+    window = MainWindow(predictor_loader=load, model_lister=lambda: [info],
+                        recovery_directory=tmp_path / "recovery", autosave_delay_ms=50)
+    qtbot.addWidget(window)
+    try:
+        case = _case_with_new_cells(tmp_path, 3)  # 4 cells to do: cell1, new0..new2
+        assert window.case.open_case(case)
+        window.models.set_device("cuda")
+        messages.answer = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
+        with qtbot.waitSignal(window.case.runner.finished, timeout=10_000) as blocker:
+            assert window.case.run_case()
+        first = blocker.args[0]
+        assert len(first.written) == 1 and len(first.failures) == 1  # stopped at the first GPU failure
+        assert gpu.calls == 2 and "out of memory" in first.gpu_failure
+        assert len(messages.questions) == 1 and "1 of 4 cells were analysed" in messages.questions[0]
+        if accept:
+            qtbot.waitUntil(lambda: not window.case.runner.running and fake_predictor.calls == 4, timeout=10_000)
+            assert loads == ["fake-slow@device:cuda", "fake-slow"] and window.models.device == "cpu"
+            assert sorted(p.stem for p in case.glob("*.json")) == ["cell1", "cell10", "cell2", "cell3",
+                                                                   "new0", "new1", "new2"]
+            assert not messages.warnings and not messages.errors
+        else:
+            assert window.models.device == "cuda" and fake_predictor.calls == 1
+            assert len(list(case.glob("*.json"))) == 3 + 1
+            assert len(messages.warnings) == 1 and "out of memory" in messages.warnings[0]
+    finally:
+        window.discard_and_close()

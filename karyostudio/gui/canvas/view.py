@@ -8,7 +8,7 @@ handling (click to select, rubber-band selection).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView
 
@@ -80,7 +80,11 @@ class MetaphaseView(QGraphicsView):
         self._scale_updated()
 
     def fit_to_window(self) -> None:
-        self.fitInView(self.metaphase_scene.image_rect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fit_region(self.metaphase_scene.image_rect())
+
+    def fit_region(self, rect: QRectF) -> None:
+        """Show the scene rectangle rect as large as the viewport allows."""
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._scale_updated()
 
     def actual_size(self) -> None:

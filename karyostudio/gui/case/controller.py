@@ -21,8 +21,9 @@ from karyostudio.gui.case.model import resolved_path
 from karyostudio.gui.case.panel import CasePanel
 from karyostudio.gui.case.run import CaseRunner, CaseRunOutcome
 from karyostudio.gui.case.scan import CaseFolderError, CaseReader
-from karyostudio.gui.dialogs.messages import show_error, show_warning
+from karyostudio.gui.dialogs.messages import ask_yes_no, show_error, show_warning
 from karyostudio.gui.exports import ExportController
+from karyostudio.gui.model_control import parse_run_name
 from karyostudio.gui.recent import RecentMenu, RecentPaths
 from karyostudio.io.case_report import CaseCell, CellStatus
 
@@ -279,6 +280,8 @@ class CaseController(QObject):
     def _run_finished(self, outcome: CaseRunOutcome) -> None:
         self.refresh()
         w = self.window
+        if self._rerun_on_cpu(outcome):
+            return
         if outcome.error is not None:
             show_error(w, "Model run failed", f"The model {outcome.model_name} could not be loaded; no cell "
                                               f"was analysed.\n\n{outcome.error}")
@@ -295,6 +298,20 @@ class CaseController(QObject):
             show_warning(w, "Some cells failed",
                          f"{len(outcome.failures)} cell(s) could not be analysed; the others were:\n\n"
                          + _listing(f"{name}: {why}" for name, why in outcome.failures))
+
+    def _rerun_on_cpu(self, outcome: CaseRunOutcome) -> bool:
+        """After a GPU failure, offer the cells still to do to the CPU; True when that run started."""
+        why = outcome.gpu_failure
+        if why is None or outcome.cancelled or parse_run_name(outcome.model_name)[2] == "cpu":
+            return False
+        self._reload_current_if_written(outcome)
+        question = (f"The model could not run on the GPU:\n\n{why.splitlines()[0]}\n\n"
+                    f"{len(outcome.written)} of {outcome.total} cells were analysed (their files are written). "
+                    "Analyse the remaining cells on the CPU?")
+        if not ask_yes_no(self.window, "GPU run failed", question):
+            return False
+        self.window.models.set_device("cpu")
+        return self.run_case()
 
     def _reload_current_if_written(self, outcome: CaseRunOutcome) -> None:
         """Show the new outlines of the open cell, unless it was edited meanwhile."""

@@ -4,7 +4,8 @@ Each result is written next to its image as labelme JSON (atomically) as soon as
 so a cancelled run keeps the cells already done and leaves the rest untouched. An existing
 annotation file is never overwritten: a cell that gained one since the run started is skipped.
 A cell that fails (unreadable image, a model error, an unwritable folder) is reported and the
-run goes on with the next one.
+run goes on with the next one, except when the GPU failed (out of memory, CUDA gone): then the
+run stops, since every later cell would fail the same way, and the app offers the rest to the CPU.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from karyostudio.core.annotated_image import ImageAnnotations
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.gui.case.scan import annotation_path_for
 from karyostudio.gui.thread_runner import ThreadRunner
-from karyostudio.gui.workers import PredictorLoader
+from karyostudio.gui.workers import PredictorLoader, is_gpu_failure
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import image_key, read_image
 from karyostudio.io.labelme import write_labelme
@@ -38,6 +39,12 @@ class CaseRunOutcome:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (cell, why)
     cancelled: bool = False
     error: str | None = None  # the model itself could not be loaded: nothing ran
+
+    @property
+    def gpu_failure(self) -> str | None:
+        """Why the run failed on the GPU (load error or a cell's failure), or None."""
+        reasons = ([self.error] if self.error else []) + [why for _, why in self.failures]
+        return next((why for why in reasons if is_gpu_failure(why)), None)
 
 
 class CaseRunThread(QThread):
@@ -69,6 +76,8 @@ class CaseRunThread(QThread):
                 self._cell, self._label = k, f"cell {k + 1} of {len(self._images)}: {image_key(image_path.name)}"
                 self._progress(0, 1, "", force=True)
                 self._run_cell(predictor, image_path)
+                if self.outcome.gpu_failure is not None:
+                    return
         except Cancelled:
             outcome.cancelled = True
 
