@@ -27,13 +27,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import statistics
-import time
 from typing import Callable
 
 import cv2
 import numpy as np
 import torch
+from _cpu_timing import median_s  # benchmarks/ is on sys.path when run as a script
 
 from karyostudio.models.rotated.geometry import skew_nms
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
@@ -77,13 +76,7 @@ MODELS = {"deepchm": _deepchm, "ermrcnn": _ermrcnn}
 
 
 def median_ms(fn: Callable[[], object], iters: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+    return 1000.0 * median_s(fn, iters)
 
 
 def crowded_boxes(cell, n: int, rng: np.random.Generator) -> torch.Tensor:

@@ -16,7 +16,14 @@ from PySide6.QtWidgets import QComboBox
 from karyostudio.core.commands import ReplaceInstances
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
 from karyostudio.gui.settings import app_settings
-from karyostudio.gui.workers import CachingLoader, ModelRunner, PredictorLoader, is_gpu_failure
+from karyostudio.gui.workers import (
+    DEVICE_MARK,
+    CachingLoader,
+    ModelRunner,
+    PredictorLoader,
+    is_gpu_failure,
+    split_device,
+)
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
 
 if TYPE_CHECKING:
@@ -29,16 +36,15 @@ _DEVICE_KEY = "models/device"
 # A run name "MODEL[+split:SPLITTER][@device:DEVICE]" loads MODEL (followed by the cluster
 # splitter SPLITTER) on DEVICE; without a device part it runs on the CPU.
 SPLIT_MARK = "+split:"
-DEVICE_MARK = "@device:"
 DEFAULT_SPLITTER = "chromseg-cpu"
 DEVICES = (("cpu", "Run on the &CPU"), ("cuda", "Run on the &GPU (CUDA)"))
 
 
 def parse_run_name(name: str) -> tuple[str, str | None, str]:
     """(model, splitter or None, device) of a run name."""
-    rest, _, device = name.partition(DEVICE_MARK)
+    rest, device = split_device(name)
     model, marked, splitter = rest.partition(SPLIT_MARK)
-    return model, (splitter if marked else None), device or "cpu"
+    return model, (splitter if marked else None), device
 
 
 def splitting_loader(base: PredictorLoader) -> PredictorLoader:

@@ -25,12 +25,20 @@ PredictorLoader = Callable[[str], Predictor]
 _PROGRESS_INTERVAL_S = 0.05
 
 
+DEVICE_MARK = "@device:"  # ends a run name that asks for a device (see model_control's run names)
+
+
+def split_device(name: str) -> tuple[str, str]:
+    """(the rest, device) of a run name "...[@device:DEVICE]"; the CPU when it names none."""
+    rest, _, device = name.partition(DEVICE_MARK)
+    return rest, device or "cpu"
+
+
 def default_loader(name: str) -> Predictor:
-    """Load "MODEL" on the CPU, or "MODEL@device:DEVICE" (see model_control.run names) on DEVICE."""
+    """Load "MODEL" on the CPU, or "MODEL@device:DEVICE" on DEVICE."""
     from karyostudio.models.registry import load_predictor  # imports the model family lazily
 
-    model, _, device = name.partition("@device:")
-    return load_predictor(model, device or "cpu")
+    return load_predictor(*split_device(name))
 
 
 def is_gpu_failure(message: str) -> bool:

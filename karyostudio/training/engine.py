@@ -66,11 +66,14 @@ from karyostudio.training.detection_data import (
     stream_for_step,
 )
 from karyostudio.training.run_support import (
+    deadline_after,
     export_inputs,
     finish_fit,
+    fresh_progress,
     is_better,
     open_run,
     step_seed,
+    torch_threads,
 )
 
 # Families with a trainer of their own: trainer(config, callbacks, cancel) -> FitResult, reading its
@@ -156,24 +159,17 @@ def _distributed(device: str) -> Iterator[_Dist]:
 @contextlib.contextmanager
 def _torch_settings(config: TrainConfig) -> Iterator[None]:
     """Thread count and determinism for the run, restored afterwards so callers (the GUI) keep theirs."""
-    threads = torch.get_num_threads()
     deterministic = (torch.are_deterministic_algorithms_enabled(),
                      torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
     try:
-        yield
+        with torch_threads(config.num_threads):
+            yield
     finally:
-        torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         torch.backends.cudnn.benchmark = deterministic[2]
-
-
-def _seed_step(seed: int, rank: int, step: int) -> None:
-    torch.manual_seed(step_seed(seed, rank, step))
 
 
 # --- the Mask R-CNN run ---------------------------------------------------------------------------
@@ -185,13 +181,11 @@ class _Run:
         self.config_dict = config_to_dict(config)
         self.stages = plan_stages(config)
         self.start = time.monotonic()
-        self.deadline = None if config.max_minutes is None else self.start + 60.0 * config.max_minutes
+        self.deadline = deadline_after(self.start, config.max_minutes)
         cuda = dist.device.type == "cuda"
         self.amp_dtype = getattr(torch, config.amp_dtype) if cuda and config.amp else None
         self.scaler = torch.amp.GradScaler(dist.device.type, enabled=self.amp_dtype == torch.float16)
-        self.progress: dict[str, Any] = {"step": 0, "epoch": 0, "step_in_epoch": 0, "positions": {}, "history": [],
-                                         "best_epoch": None, "best_score": None, "best_metrics": {},
-                                         "loss_sum": 0.0, "loss_count": 0}
+        self.progress: dict[str, Any] = fresh_progress(positions={}, loss_sum=0.0, loss_count=0)
         self.stopped_early = False
 
     # setup
@@ -312,7 +306,7 @@ class _Run:
                         group["lr"] = lr
                     kind = stream_for_step(stage.streams, p["step"], seed=config.seed, box_ratio=config.box_ratio)
                     images, targets = next(loaders[kind])
-                    _seed_step(config.seed, self.dist.rank, p["step"])
+                    torch.manual_seed(step_seed(config.seed, self.dist.rank, p["step"]))
                     losses = self._train_step(optimizer, images, targets, params)
                     self._after_step(kind, losses, lr, optimizer, index)
                 self._end_epoch(stage, index, optimizer, partial=self.stopped_early)

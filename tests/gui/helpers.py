@@ -34,3 +34,10 @@ class FakePredictor:
         check(cancel)
         return [Instance(id=1, polygon=square(10, 10, 20), label="1", score=0.9, source=self.name),
                 Instance(id=2, polygon=square(50, 40, 25), label="X", score=0.7, source=self.name)]
+
+
+class GpuOutOfMemory(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError (its name is what the app recognises)."""
+
+
+GpuOutOfMemory.__name__ = "OutOfMemoryError"

@@ -12,7 +12,7 @@ from karyostudio.core.instance import Instance
 from karyostudio.io.labelme import read_labelme
 
 from tests.gui.case_folders import make_case, write_cell_image
-from tests.gui.helpers import square
+from tests.gui.helpers import GpuOutOfMemory, square
 
 
 def _case_with_new_cells(tmp_path, n_new: int):
@@ -117,13 +117,6 @@ def test_closing_the_window_during_a_run_stops_it(window, tmp_path, qtbot, fake_
     assert not list(case.glob("new*.json"))
 
 
-class _GpuOutOfMemory(RuntimeError):
-    """Stands in for torch.cuda.OutOfMemoryError (its name is what the app recognises)."""
-
-
-_GpuOutOfMemory.__name__ = "OutOfMemoryError"
-
-
 class _SmallGpu:
     """On the GPU, analyses the first cell and runs out of memory on the next one."""
 
@@ -136,7 +129,7 @@ class _SmallGpu:
     def predict(self, image, **kwargs):
         self.calls += 1
         if self.calls > 1:
-            raise _GpuOutOfMemory("CUDA out of memory. Tried to allocate 3.00 GiB")
+            raise GpuOutOfMemory("CUDA out of memory. Tried to allocate 3.00 GiB")
         return self.cpu.predict(image, **kwargs)
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, QTimer
 from karyostudio.core.commands import AddInstances
 from karyostudio.core.instance import Instance
 
-from tests.gui.helpers import square
+from tests.gui.helpers import GpuOutOfMemory, square
 
 
 @pytest.fixture
@@ -118,18 +118,11 @@ def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_
     assert sorted(i.label for i in window.session.document) == ["1", "X"]
 
 
-class _GpuOutOfMemory(RuntimeError):
-    """Stands in for torch.cuda.OutOfMemoryError (its name is what the app recognises)."""
-
-
-_GpuOutOfMemory.__name__ = "OutOfMemoryError"
-
-
 def _gpu_failing_loader(fake_predictor, loads):
     def load(name):
         loads.append(name)
         if name.endswith("@device:cuda"):
-            raise _GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
         return fake_predictor
     return load
 
