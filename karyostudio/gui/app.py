@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 import karyostudio
 from karyostudio.io.atomic import atomic_write_bytes
 from karyostudio.gui.dialogs.messages import non_interactive
+from karyostudio.gui import gui_thread_gc
 from karyostudio.gui.main_window import MainWindow
 from karyostudio.gui.settings import APP_NAME
 
@@ -46,6 +47,7 @@ def create_application() -> QApplication:
         app = QApplication([sys.argv[0] if sys.argv else APP_NAME])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
+    gui_thread_gc.install(app)  # model and training workers must never run Qt destructors
     return app
 
 

@@ -1,5 +1,6 @@
 """GUI test fixtures: offscreen Qt, settings and recovery files in tmp, recorded message boxes,
-and a check that fails any test leaving a QThread running."""
+cyclic garbage collected on the GUI thread only (as in the app), and a check that fails any
+test leaving a QThread running."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtCore import QSettings, QThread, QThreadPool
 from PySide6.QtWidgets import QMessageBox
 
 
+from karyostudio.gui import gui_thread_gc
 from karyostudio.io.images import write_image
 from karyostudio.models.registry import ModelInfo
 
@@ -61,7 +63,15 @@ def _running_qthreads() -> list[QThread]:
 
 
 @pytest.fixture(autouse=True)
-def no_leaked_threads(qapp):
+def gc_on_gui_thread(qapp):
+    """As in the app: a worker thread never runs the cycle collector (and with it Qt destructors)."""
+    collector = gui_thread_gc.install(qapp)
+    yield
+    collector.stop()  # after the thread check below: collects on this thread, then re-enables
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads(qapp, gc_on_gui_thread):
     """Fail a test that leaves a QThread or thread-pool job running (after a short grace)."""
     python_threads = set(threading.enumerate())
     yield
