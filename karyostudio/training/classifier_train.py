@@ -39,6 +39,7 @@ from karyostudio.models.classic.classifier import (
     save_checkpoint,
 )
 from karyostudio.training.classifier_data import CropDataset, list_image_ids, load_or_build, split_by_patient
+from karyostudio.training import run_support as runs
 
 
 class TrainingError(RuntimeError):
@@ -290,11 +291,14 @@ def _final_phase_seconds(net: CropNet, val: CropDataset) -> float:
 def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | None = None,
                      cancel: CancelToken | None = None) -> TrainResult:
     """Build data, train, calibrate and write the classifier checkpoint to config.out_path."""
-    callbacks = list(callbacks or [])
+    with runs.torch_threads(config.num_threads):
+        return _train_classifier(config, list(callbacks or []), cancel)
+
+
+def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cancel: CancelToken | None
+                      ) -> TrainResult:
     start = time.monotonic()
     deadline = start + 60 * config.max_minutes if config.max_minutes is not None else None
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
     torch.manual_seed(config.seed)
     ids = list_image_ids(config.data_root)
     if config.max_images is not None and config.max_images < len(ids):

@@ -141,9 +141,11 @@ def test_evaluate_counts_fixes_made_by_joint_assignment():
 def test_train_classifier_end_to_end(tmp_path):
     ids = [f"1000{c}" for c in range(1, 4)] + [f"1001{c}" for c in range(1, 4)]
     toy_cells(tmp_path / "data", ids)
-    config = tiny_config(tmp_path, epochs=2, val_fraction=0.5)
+    threads = torch.get_num_threads()
+    config = tiny_config(tmp_path, epochs=2, val_fraction=0.5, num_threads=threads + 1)
     rec = type("R", (), {"data": [], "on_data_progress": lambda self, d, t, m="": self.data.append(d)})()
     result = train_classifier(config, callbacks=[rec])
+    assert torch.get_num_threads() == threads  # the run's thread count is not left behind
     assert rec.data[-1] == len(ids)
     assert result.out_path.is_file() and len(result.history) == 2
     data = result.metrics["data"]
