@@ -3,15 +3,17 @@
 Every file is a dict ``{"format", "version", "spec", "state_dict"}`` written atomically with
 ``torch.save`` and read back with ``torch.load(..., weights_only=True)``. Exports store
 floating-point tensors in float16 (half the size; the precision loss is far below what changes
-a prediction) and readers turn them back to float32. Each family keeps its own format name,
-error type and model building; this module holds the steps they all take the same way.
+a prediction) and readers turn them back to float32. A family describes its files once with a
+``WeightsFormat`` (format name, error type, spec parsing, model building) and gets saving,
+reading, loading and exporting from it.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Generic, Mapping, Protocol, TypeVar
 
 import torch
 
@@ -21,6 +23,7 @@ from karyostudio.models.manifest import Manifest, manifest_for_weights, write_ma
 
 
 S = TypeVar("S")
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 class Spec(Protocol):
@@ -78,7 +81,7 @@ def read_spec_and_state(path: Path, fmt: str, error: type[FormatError], *, kind:
     data = read_weights_file(path, fmt, error, kind=kind, version=version)
     try:
         spec = parse_spec(data["spec"])
-    except (KeyError, *spec_errors) as exc:
+    except (KeyError, TypeError, *spec_errors) as exc:  # TypeError: a spec that is not a dict
         raise error(path, f"bad model spec: {exc}") from None
     return spec, float_state(data["state_dict"])
 
@@ -110,3 +113,41 @@ def write_export_manifest(weights: Path, name: str, family: str, spec: Spec, *, 
         weights, name, family, metrics={k: float(v) for k, v in (metrics or {}).items()}, input=dict(input),
         extra={"spec": spec.to_dict(), **dict(extra or {})}, **fields)
     return write_manifest(manifest, manifest.path)
+
+
+@dataclass(frozen=True)
+class WeightsFormat(Generic[S, M]):
+    """The weights files of one model family: what they are called, how to check and build them."""
+
+    family: str  # the manifest family of exported files
+    name: str  # the file's "format" field
+    kind: str  # names a file in messages, with its article: "a DeepCHM"
+    error: type[FormatError]
+    parse_spec: Callable[[Any], S]  # the stored spec dict -> spec; raises one of spec_errors
+    spec_errors: tuple[type[Exception], ...]
+    build: Callable[[S], M]  # a fresh model of a spec
+    version: int = 1
+
+    def save(self, path: str | Path, state_dict: Mapping[str, torch.Tensor], spec: S, *,
+             half: bool = True) -> Path:
+        """Write spec + state_dict atomically (floating-point tensors as float16 when ``half``)."""
+        return save_weights_file(path, self.name, self.version, spec, state_dict, half=half)
+
+    def read(self, path: str | Path) -> tuple[S, dict[str, torch.Tensor]]:
+        """(spec, float32 state_dict) of a weights file."""
+        return read_spec_and_state(Path(path), self.name, self.error, kind=self.kind, parse_spec=self.parse_spec,
+                                   spec_errors=self.spec_errors, version=self.version)
+
+    def load_model(self, path: str | Path, device: str | torch.device = "cpu") -> tuple[M, S]:
+        """(model in eval mode on ``device``, spec) of a weights file."""
+        spec, state = self.read(path)
+        return load_fitting_state(self.build(spec), state, Path(path), self.error, device), spec
+
+    def export(self, directory: str | Path, name: str, state_dict: Mapping[str, torch.Tensor], spec: S, *,
+               input: Mapping[str, Any], metrics: Mapping[str, float] | None = None,
+               extra: Mapping[str, object] | None = None, **fields: Any) -> Manifest:
+        """Write ``<name>.pt`` (float16) and ``<name>.manifest.json`` into ``directory``; returns the
+        manifest. ``fields`` are further manifest fields (description, training_data, classes)."""
+        weights = self.save(Path(directory) / f"{name}.pt", state_dict, spec, half=True)
+        return write_export_manifest(weights, name, self.family, spec, input=input, metrics=metrics, extra=extra,
+                                     **fields)

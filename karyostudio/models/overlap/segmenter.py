@@ -33,12 +33,10 @@ from karyostudio.models.manifest import (
 )
 from karyostudio.models.overlap.unetpp import RegionGuidedUNetPP, UNetPPSpec, UNetPPSpecError, build_unetpp
 from karyostudio.models.registry import UnknownModelError, resolve_device
-from karyostudio.models.weights_io import float_state, read_weights_file, save_weights_file, write_export_manifest
+from karyostudio.models.weights_io import WeightsFormat
 
 FAMILY = "chromseg"
 DEFAULT_MODEL = "chromseg-cpu"
-WEIGHTS_FORMAT = "karyostudio-chromseg-weights"
-WEIGHTS_VERSION = 1
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.25
 
 
@@ -48,31 +46,22 @@ class ChromSegWeightsError(ManifestError):
 
 # --- weights files and manifests -------------------------------------------------------------------
 
-def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], spec: UNetPPSpec, *,
-                 half: bool = True) -> Path:
-    """Write spec + state_dict atomically (floating-point tensors as float16 when ``half``)."""
-    return save_weights_file(path, WEIGHTS_FORMAT, WEIGHTS_VERSION, spec, state_dict, half=half)
+WEIGHTS = WeightsFormat(family=FAMILY, name="karyostudio-chromseg-weights", kind="a ChromSeg",
+                        error=ChromSegWeightsError, parse_spec=UNetPPSpec.from_dict, spec_errors=(UNetPPSpecError,),
+                        build=build_unetpp)
 
 
 def load_network(path: str | Path, device: str | torch.device = "cpu") -> RegionGuidedUNetPP:
     """The network of a weights file, float32, in eval mode on ``device``."""
-    path = Path(path)
-    data = read_weights_file(path, WEIGHTS_FORMAT, ChromSegWeightsError, kind="a ChromSeg")
-    try:
-        model = build_unetpp(dict(data["spec"]))
-        model.load_state_dict(float_state(data["state_dict"]))
-    except (KeyError, UNetPPSpecError, RuntimeError) as exc:
-        raise ChromSegWeightsError(path, f"weights do not fit the network: {exc}") from None
-    return model.to(device).eval()
+    return WEIGHTS.load_model(path, device)[0]
 
 
 def export_chromseg(directory: str | Path, name: str, state_dict: Mapping[str, torch.Tensor], spec: UNetPPSpec, *,
                     input_size: int, threshold: float = 0.5, description: str = "", training_data: str = "",
                     metrics: Mapping[str, float] | None = None, extra: Mapping[str, Any] | None = None) -> Manifest:
     """Write ``<name>.pt`` (float16) and ``<name>.manifest.json`` into ``directory``; returns the manifest."""
-    weights = save_weights(Path(directory) / f"{name}.pt", state_dict, spec, half=True)
-    return write_export_manifest(
-        weights, name, FAMILY, spec, classes=[], description=description, training_data=training_data,
+    return WEIGHTS.export(
+        directory, name, state_dict, spec, classes=[], description=description, training_data=training_data,
         metrics=metrics,
         input={"channels": 1, "input_size": input_size, "size_multiple": spec.size_multiple,
                "max_side": 2 * input_size, "image_mean": IMAGE_MEAN, "image_std": IMAGE_STD,
