@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu
 
 from karyostudio.gui.actions import _action, menu
 from karyostudio.gui.case.scan import case_annotations
+from karyostudio.gui.dialogs.busy import busy_cursor
 from karyostudio.gui.dialogs.messages import show_error, show_warning
 from karyostudio.gui.settings import app_settings
 from karyostudio.io.atomic import atomic_write_bytes, atomic_write_text
@@ -129,16 +130,23 @@ class ExportController(QObject):
 
     def export_cell_coco(self, path: Path) -> bool:
         session = self.window.session
-        return self._write(path, lambda: self._notes(write_coco(path, {session.key: session.to_annotations()})))
+        notes: list[str] = []
+        ok = self._write(path, lambda: notes.extend(write_coco(path, {session.key: session.to_annotations()})))
+        if ok:
+            self._notes(notes)
+        return ok
 
     def export_case_coco(self, path: Path) -> bool:
-        self.case.refresh()
-        annotations, left_out = case_annotations(self.case.cells)
+        with busy_cursor():
+            self.case.refresh()
+            annotations, left_out = case_annotations(self.case.cells)
         if not annotations:
             show_warning(self.window, "Nothing to export", "No cell of this case has annotations yet.")
             return False
-        ok = self._write(path, lambda: self._notes(write_coco(path, annotations), left_out))
+        notes: list[str] = []
+        ok = self._write(path, lambda: notes.extend(write_coco(path, annotations)))
         if ok:
+            self._notes(notes, left_out)
             self.window.status.message(f"exported {len(annotations)} of {len(self.case.cells)} cells to {path}"
                                        + self._unsaved_note(), 0)
         return ok
@@ -162,7 +170,8 @@ class ExportController(QObject):
     # --- helpers ---------------------------------------------------------------------------
     def _write(self, path: Path, write) -> bool:
         try:
-            write()
+            with busy_cursor():
+                write()
         except (FormatError, OSError, ValueError) as exc:
             show_error(self.window, "Cannot export", f"{path} could not be written.\n\n{exc}")
             return False

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from karyostudio.core.commands import AddInstances
 from karyostudio.core.instance import Instance
-from karyostudio.gui.case.scan import scan_case
+from karyostudio.gui.case.scan import CaseReader, scan_case
 from karyostudio.io.case_report import CellStatus
 
 from tests.gui.case_folders import make_case, write_cell_annotations, write_cell_image
@@ -52,6 +52,21 @@ def test_open_folder_fills_the_table_and_tally_and_opens_the_first_unfinished_ce
     assert window.session.image_path == case / "cell1.png"
     assert window.case.current_row() == 0
     assert window.case.panel.table.selectionModel().isRowSelected(0)
+
+
+def test_reading_the_folder_shows_the_wait_cursor(window, tmp_path, monkeypatch):
+    shapes = []
+    real_scan = CaseReader.scan
+
+    def watched_scan(self, folder):
+        cursor = QApplication.overrideCursor()
+        shapes.append(None if cursor is None else cursor.shape())
+        return real_scan(self, folder)
+
+    monkeypatch.setattr(CaseReader, "scan", watched_scan)
+    _open_case(window, tmp_path)
+    assert shapes[0] == Qt.CursorShape.WaitCursor
+    assert QApplication.overrideCursor() is None
 
 
 def _double_click_row(qtbot, table, row: int) -> None:
@@ -184,7 +199,6 @@ def test_a_copied_cell_whose_imagepath_leads_nowhere_opens_with_its_own_image(wi
 
 def test_rescans_read_only_changed_annotation_files(tmp_path, monkeypatch):
     import karyostudio.gui.case.scan as scan_module
-    from karyostudio.gui.case.scan import CaseReader
 
     case = make_case(tmp_path / "case")
     reads = []

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
 
+import karyostudio.gui.exports as exports_module
 from karyostudio.core.commands import AddInstances
 from karyostudio.core.instance import Instance
 from karyostudio.geometry.polygons import polygon_area
@@ -110,3 +112,28 @@ def test_unwritable_target_shows_an_error_and_keeps_the_old_file(case_window, tm
         tmp_path.chmod(0o755)
     if not ok:  # root may write anywhere; otherwise the old file stays whole
         assert existing.read_text() == "old report" and len(messages.errors) == 2
+
+
+def _cursor_shape():
+    cursor = QApplication.overrideCursor()
+    return None if cursor is None else cursor.shape()
+
+
+def test_whole_case_export_shows_the_wait_cursor_and_its_notes_after(case_window, tmp_path, monkeypatch, messages):
+    window, case = case_window
+    (case / "cell2.json").write_text("{ broken")  # left out with a note
+    seen: dict[str, object] = {}
+    real_write_coco = exports_module.write_coco
+
+    def watched_write_coco(path, annotations):
+        seen["writing"] = _cursor_shape()
+        return real_write_coco(path, annotations)
+
+    monkeypatch.setattr(exports_module, "write_coco", watched_write_coco)
+    monkeypatch.setattr(exports_module, "show_warning",
+                        lambda parent, title, text: seen.setdefault("warning", (_cursor_shape(), text)))
+    assert window.case.exports.export_case_coco(tmp_path / "case_coco.json")
+    assert seen["writing"] == Qt.CursorShape.WaitCursor
+    cursor_at_warning, text = seen["warning"]
+    assert cursor_at_warning is None and "cell2" in text
+    assert _cursor_shape() is None

@@ -21,6 +21,7 @@ from karyostudio.gui.case.model import resolved_path
 from karyostudio.gui.case.panel import CasePanel
 from karyostudio.gui.case.run import CaseRunner, CaseRunOutcome
 from karyostudio.gui.case.scan import CaseFolderError, CaseReader
+from karyostudio.gui.dialogs.busy import busy_cursor
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error, show_warning
 from karyostudio.gui.exports import ExportController
 from karyostudio.gui.model_control import parse_run_name
@@ -123,7 +124,8 @@ class CaseController(QObject):
         """Show the folder's cells and open the first one not yet reviewed."""
         folder, reader = Path(folder).absolute(), CaseReader()
         try:
-            cells = reader.scan(folder)
+            with busy_cursor():
+                cells = reader.scan(folder)
         except CaseFolderError as exc:
             show_error(self.window, "Cannot open case", f"The folder could not be opened as a case.\n\n{exc}")
             return False
