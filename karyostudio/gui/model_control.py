@@ -17,12 +17,12 @@ from karyostudio.core.commands import ReplaceInstances
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
 from karyostudio.gui.settings import app_settings
 from karyostudio.gui.workers import (
-    DEVICE_MARK,
     CachingLoader,
     ModelRunner,
     PredictorLoader,
     is_gpu_failure,
     split_device,
+    with_device,
 )
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
 
@@ -52,7 +52,7 @@ def splitting_loader(base: PredictorLoader) -> PredictorLoader:
 
     def load(name: str):
         model, splitter, device = parse_run_name(name)
-        predictor = base(model if device == "cpu" else f"{model}{DEVICE_MARK}{device}")
+        predictor = base(with_device(model, device))
         if splitter is None:
             return predictor
         from karyostudio.models.overlap.stage import with_splitter  # imports torch lazily
@@ -127,7 +127,7 @@ class ModelController(QObject):
             return None
         if self.split_action.isChecked():
             name = f"{name}{SPLIT_MARK}{DEFAULT_SPLITTER}"
-        return name if self.device == "cpu" else f"{name}{DEVICE_MARK}{self.device}"
+        return with_device(name, self.device)
 
     @property
     def infos(self) -> list[ModelInfo]:

@@ -34,6 +34,11 @@ def split_device(name: str) -> tuple[str, str]:
     return rest, device or "cpu"
 
 
+def with_device(name: str, device: str) -> str:
+    """The run name that loads ``name`` on ``device`` (the inverse of split_device)."""
+    return name if device == "cpu" else f"{name}{DEVICE_MARK}{device}"
+
+
 def default_loader(name: str) -> Predictor:
     """Load "MODEL" on the CPU, or "MODEL@device:DEVICE" on DEVICE."""
     from karyostudio.models.registry import load_predictor  # imports the model family lazily

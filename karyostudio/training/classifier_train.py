@@ -298,7 +298,7 @@ def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | N
 def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cancel: CancelToken | None
                       ) -> TrainResult:
     start = time.monotonic()
-    deadline = start + 60 * config.max_minutes if config.max_minutes is not None else None
+    deadline = runs.deadline_after(start, config.max_minutes)
     torch.manual_seed(config.seed)
     ids = list_image_ids(config.data_root)
     if config.max_images is not None and config.max_images < len(ids):

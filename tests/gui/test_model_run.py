@@ -168,3 +168,13 @@ def test_default_loader_reads_the_device_from_the_run_name():
         default_loader("no-such-model@device:cpu")
     with pytest.raises(DeviceUnavailableError, match="unknown device 'tpu'"):
         default_loader("default-cpu@device:tpu")
+
+
+def test_run_names_carry_the_device_and_read_back():
+    from karyostudio.gui.model_control import SPLIT_MARK, parse_run_name
+    from karyostudio.gui.workers import split_device, with_device
+
+    assert with_device("default-cpu", "cpu") == "default-cpu"  # the CPU needs no device part
+    assert split_device(with_device("default-cpu", "cuda")) == ("default-cpu", "cuda")
+    named = with_device(f"m{SPLIT_MARK}chromseg-cpu", "cuda")
+    assert parse_run_name(named) == ("m", "chromseg-cpu", "cuda")
