@@ -324,17 +324,19 @@ def check_config(config: TrainConfig) -> None:
         raise ConfigError(f"regime {config.regime!r} needs data.box_sources")
     for role in ("mask_sources", "box_sources"):
         for k, source in enumerate(getattr(config.data, role)):
-            _check_source(source, f"data.{role}[{k}]")
+            check_source(source, f"data.{role}[{k}]")
 
 
-def _check_source(source: SourceConfig, where: str) -> None:
+def check_source(source: SourceConfig, where: str, *, check_val_fraction: bool = True) -> None:
+    """One image source: a known kind and split, a path unless synthetic, sensible synthetic counts
+    and (``check_val_fraction``) a validation fraction in [0, 1); ConfigError names ``where``."""
     _one_of(f"{where}.kind", source.kind, SOURCE_KINDS)
     _one_of(f"{where}.split", source.split, SPLITS)
     if source.kind != "synth" and not source.path:
         raise ConfigError(f"{where}: a {source.kind} source needs a path")
     if source.kind == "synth" and (source.count < 1 or source.val_count < 0):
         raise ConfigError(f"{where}: synth needs count >= 1 and val_count >= 0")
-    if not 0.0 <= source.val_fraction < 1.0:
+    if check_val_fraction and not 0.0 <= source.val_fraction < 1.0:
         raise ConfigError(f"{where}.val_fraction must lie in [0, 1), got {source.val_fraction}")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Mapping
 
-from karyostudio.training.config import SOURCE_KINDS, AugmentConfig, ConfigError, SourceConfig
+from karyostudio.training.config import AugmentConfig, ConfigError, SourceConfig, check_source
 
 
 def parse_common(data: Mapping[str, Any], settings_cls: type, family: str, *, scalars: Mapping[str, type],
@@ -81,17 +81,9 @@ def parse_sources(data: Mapping[str, Any], *, check_val_fraction: bool, sort_kno
 
 
 def parse_source(data: Any, where: str, *, check_val_fraction: bool, sort_known: bool = False) -> SourceConfig:
-    """One image source: a known kind, a path unless synthetic, sensible synthetic counts, and
-    (``check_val_fraction``) a validation fraction in [0, 1)."""
+    """One image source, checked as the Mask R-CNN configs check theirs (config.check_source)."""
     source = parse_dataclass(SourceConfig, data, where, sort_known=sort_known)
-    if source.kind not in SOURCE_KINDS:
-        raise ConfigError(f"{where}.kind must be one of {', '.join(SOURCE_KINDS)}; got {source.kind!r}")
-    if source.kind != "synth" and not source.path:
-        raise ConfigError(f"{where}: a {source.kind} source needs a path")
-    if source.kind == "synth" and (source.count < 1 or source.val_count < 0):
-        raise ConfigError(f"{where}: synth needs count >= 1 and val_count >= 0")
-    if check_val_fraction and not 0.0 <= source.val_fraction < 1.0:
-        raise ConfigError(f"{where}.val_fraction must lie in [0, 1), got {source.val_fraction}")
+    check_source(source, where, check_val_fraction=check_val_fraction)
     return source
 
 

@@ -74,6 +74,8 @@ def test_unknown_and_bad_settings_are_config_errors():
         parse_settings(_settings(sources=[]))
     with pytest.raises(ConfigError, match="unknown setting"):
         parse_settings(_settings(augment={"flips": True}))
+    with pytest.raises(ConfigError, match=r"settings.sources\[0\].split must be one of"):
+        parse_settings(_settings(sources=[{"kind": "voc", "path": "taichung", "split": "by-patient"}]))
 
 
 def test_presets_load_and_parse():
