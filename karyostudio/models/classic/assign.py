@@ -21,6 +21,12 @@ forbidden its label) - (best total cost), confidence = 1 / (1 + exp(-Δ)). It is
 of the label under the two best competing whole-cell readings, so it drops when the cell's
 other chromosomes make the label doubtful even if the instance's own row was confident.
 ``row_probability`` is the classifier's own (independent) probability of the assigned class.
+
+Cells of up to ``EXACT_SLOTS_MAX`` instances are solved as written above (one slot matrix, one
+re-solve per instance for its max-marginal; a few milliseconds for 46). Larger inputs (debris
+fields, huge images, untrimmed detector output) go through the equivalent min-cost flow of
+:mod:`karyostudio.models.classic.assign_flow`, which gives the same optimum and the same
+max-marginals in one pass, so any number of objects is named in seconds.
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ from scipy.special import logsumexp
 from karyostudio.core.classes import AUTOSOMES, CLASS_NAMES, NUM_CLASSES, class_index
 from karyostudio.core.instance import Instance
 from karyostudio.models.base import is_cluster
+from karyostudio.models.classic.assign_flow import solve_flow
 
 SEX_HYPOTHESES: dict[str, dict[str, int]] = {"XX": {"X": 2, "Y": 0}, "XY": {"X": 1, "Y": 1}}
 
 _MIN_LOG_PROB = -50.0  # floor for log(0), keeps costs finite
 _FORBIDDEN = 1e6
+# Up to this many instances the slot matrix is solved directly; beyond, the min-cost flow.
+EXACT_SLOTS_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,21 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     # Enough extra slots that every instance fits even in a cell with many more than 46.
     extra_per_class = 1 + max(0, len(rows) - 46)
 
+    if len(rows) <= EXACT_SLOTS_MAX:
+        best_hyp, results, chosen, confidence_rows = _assign_slots(lp, extra_per_class, config)
+    else:
+        best_hyp, results, chosen, confidence_rows = _assign_flow(lp, extra_per_class, config)
+    for k, r in enumerate(rows):
+        c = int(chosen[k])
+        labels[r] = CLASS_NAMES[c]
+        row_prob[r] = float(np.exp(lp[k, c]))
+        confidence[r] = confidence_rows[k]
+    scores = {h: -results[h] for h in results}
+    return Assignment(labels, confidence, row_prob, best_hyp, scores)
+
+
+def _assign_slots(lp: np.ndarray, extra_per_class: int, config: AssignConfig):
+    """(best hypothesis, total cost per hypothesis, class per row, confidence per row) by slot matrices."""
     costs: dict[str, np.ndarray] = {}
     results: dict[str, tuple[float, np.ndarray]] = {}
     slot_class: dict[str, np.ndarray] = {}
@@ -125,16 +149,36 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     best_hyp = min(results, key=lambda h: results[h][0])
     best_total, best_cols = results[best_hyp]
     chosen = slot_class[best_hyp][best_cols]
-
-    for k, r in enumerate(rows):
+    confidence = np.empty(len(lp))
+    for k in range(len(lp)):
         c = int(chosen[k])
-        labels[r] = CLASS_NAMES[c]
-        row_prob[r] = float(np.exp(lp[k, c]))
         alternative = min(_solve(_forbid(costs[h], k, slot_class[h] == c))[0] + _prior(h, config)
                           for h in costs)
-        confidence[r] = float(1.0 / (1.0 + np.exp(best_total - alternative)))  # alternative >= best
-    scores = {h: -results[h][0] for h in results}
-    return Assignment(labels, confidence, row_prob, best_hyp, scores)
+        confidence[k] = float(1.0 / (1.0 + np.exp(best_total - alternative)))  # alternative >= best
+    return best_hyp, {h: results[h][0] for h in results}, chosen, confidence
+
+
+def _expected_counts(expected: dict[str, int]) -> np.ndarray:
+    return np.array([expected.get(name, 2 if name in AUTOSOMES else 0) for name in CLASS_NAMES], dtype=np.int64)
+
+
+def _assign_flow(lp: np.ndarray, extra_per_class: int, config: AssignConfig):
+    """Like _assign_slots, by the min-cost flow of assign_flow (same optimum, same max-marginals)."""
+    solutions, totals = {}, {}
+    for hyp, expected in SEX_HYPOTHESES.items():
+        counts = _expected_counts(expected)
+        solutions[hyp] = solve_flow(-lp, counts, counts + extra_per_class, config.extra_copy_cost)
+        totals[hyp] = solutions[hyp].total + _prior(hyp, config)
+    best_hyp = min(totals, key=totals.get)
+    chosen = solutions[best_hyp].classes
+    alternative = np.full(len(lp), np.inf)
+    for hyp, solution in solutions.items():
+        # Where this hypothesis already gives the row another class, forbidding the chosen one costs nothing.
+        same = solution.classes == chosen
+        alternative = np.minimum(alternative, totals[hyp] + np.where(same, solution.forbid_delta, 0.0))
+    with np.errstate(over="ignore"):
+        confidence = 1.0 / (1.0 + np.exp(totals[best_hyp] - alternative))
+    return best_hyp, totals, chosen, confidence
 
 
 def cluster_flags(instances: Sequence[Instance]) -> np.ndarray:
