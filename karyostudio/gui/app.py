@@ -21,6 +21,7 @@ from karyostudio.gui.dialogs.messages import non_interactive
 from karyostudio.gui import gui_thread_gc
 from karyostudio.gui.main_window import MainWindow
 from karyostudio.gui.settings import APP_NAME
+from karyostudio.gui.thread_runner import exit_process
 
 SAMPLES_DIR = Path(karyostudio.__file__).resolve().parents[1] / "resources" / "samples"
 SAMPLE_IMAGE = SAMPLES_DIR / "sample_metaphase.png"
@@ -76,7 +77,7 @@ def launch(options: LaunchOptions) -> int:
     QTimer.singleShot(0, window.files.offer_recovery)
     if options.auto:
         QTimer.singleShot(0, window.models.run)
-    return app.exec()
+    return exit_process(app.exec())
 
 
 def open_initial(window: MainWindow, file: Path | None) -> bool:

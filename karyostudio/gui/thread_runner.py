@@ -3,14 +3,39 @@
 A subclass builds its thread (a QThread with a ``token`` CancelToken) and hands it to
 ``_launch`` with the thread signals to forward; it reports the outcome in ``_emit_outcome``,
 which runs only after the thread has finished, so whoever receives the outcome never races a
-live thread. ``shutdown`` (window closing) cancels and joins without reporting anything.
+live thread. ``shutdown`` (window closing) cancels and joins without reporting anything, but
+never waits longer than ``SHUTDOWN_WAIT_MS``: a thread still busy after that (a stage that does
+not check its token, a long C call) is left to the process exit, which ``exit_process`` makes
+immediate, so quitting during a run never freezes the window.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
+
+
+SHUTDOWN_WAIT_MS = 3000
+_abandoned: list[QThread] = []  # threads still running after shutdown gave up on them (kept alive)
+
+
+def abandoned_threads() -> list[QThread]:
+    """Worker threads that outlived a shutdown and are still running."""
+    _abandoned[:] = [t for t in _abandoned if t.isRunning()]
+    return list(_abandoned)
+
+
+def exit_process(status: int) -> int:
+    """Return ``status``, or end the process at once when an abandoned worker still runs (a normal
+    interpreter exit would wait for it, or abort on destroying a running QThread)."""
+    if abandoned_threads():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 class ThreadRunner(QObject):
@@ -52,16 +77,23 @@ class ThreadRunner(QObject):
         self.busy_changed.disconnect(loop.quit)
         return self._thread is None
 
-    def shutdown(self) -> None:
-        """Cancel and join any run without emitting its outcome (window closing)."""
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Cancel and join any run without emitting its outcome (window closing).
+
+        Waits at most ``timeout_ms``; False when the thread was still running then (it is kept
+        alive, detached, until the process ends).
+        """
         thread = self._thread
         if thread is None:
-            return
+            return True
         thread.token.cancel()
         thread.finished.disconnect(self._on_finished)
-        thread.wait()
+        joined = bool(thread.wait(max(0, int(timeout_ms))))
+        if not joined:
+            _abandoned.append(thread)
         self._thread = None
         self.busy_changed.emit(False)
+        return joined
 
     def _on_finished(self) -> None:
         thread = self._thread

@@ -86,7 +86,10 @@ class PredictThread(QThread):
             self.progressed.emit(0, 0, f"loading model {self.model_name}")
             predictor = self._loader(self.model_name)
             self.token.raise_if_cancelled()
-            self.instances = list(predictor.predict(self._image, progress=self._progress, cancel=self.token))
+            with self.token.interruptible():  # Cancel returns even from a stage that never checks
+                instances = list(predictor.predict(self._image, progress=self._progress, cancel=self.token))
+            self.token.raise_if_cancelled()  # cancelled while the last stage finished: still cancelled
+            self.instances = instances
         except Cancelled:
             self.instances = None
         except Exception as exc:  # the GUI shows any failure of a model in a dialog

@@ -89,7 +89,8 @@ class CaseRunThread(QThread):
             return
         try:
             image = read_image(image_path)
-            instances = list(predictor.predict(image, progress=self._progress, cancel=self.token))
+            with self.token.interruptible():  # Cancel returns even from a stage that never checks
+                instances = list(predictor.predict(image, progress=self._progress, cancel=self.token))
             self.token.raise_if_cancelled()
             if target.exists():  # written by someone else while the model ran
                 self.outcome.skipped.append(name)

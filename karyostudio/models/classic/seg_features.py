@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from karyostudio.core.progress import CancelToken, check
+
 # Widths outside this range (pixels) mean the estimate saw no chromosomes; fall back to the
 # middle of what bright-field metaphase images at usual magnifications show.
 _MIN_WIDTH, _MAX_WIDTH, _FALLBACK_WIDTH = 3.0, 60.0, 12.0
@@ -59,11 +61,13 @@ class Component:
 
 
 def measure_components(labels: np.ndarray, stats: np.ndarray, dist: np.ndarray, dark: np.ndarray,
-                       which: np.ndarray) -> list[Component]:
+                       which: np.ndarray, cancel: CancelToken | None = None) -> list[Component]:
     """Measure the components whose label indices are listed in ``which``."""
     h, w = labels.shape
     out = []
-    for k in which:
+    for n, k in enumerate(which):
+        if n % 64 == 0:
+            check(cancel)
         x, y, bw, bh, area = (int(v) for v in stats[k])
         win = np.s_[y:y + bh, x:x + bw]
         mask = labels[win] == k

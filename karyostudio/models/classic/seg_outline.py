@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from karyostudio.core.progress import CancelToken, check
 from karyostudio.geometry.polygons import mask_to_polygon
 from karyostudio.geometry.rotated import rotated_box_from_polygon
 
@@ -25,7 +26,7 @@ def _dist_to(mask: np.ndarray) -> np.ndarray:
 
 
 def grow_pieces(labels: np.ndarray, count: int, dark: np.ndarray, margin: float,
-                min_darkness: float) -> list[tuple[np.ndarray, int, int]]:
+                min_darkness: float, cancel: CancelToken | None = None) -> list[tuple[np.ndarray, int, int]]:
     """Each labelled piece (1..count) grown by up to ``margin`` pixels into pixels darker than
     ``min_darkness`` that are nearer to it than to any other piece.
 
@@ -36,6 +37,8 @@ def grow_pieces(labels: np.ndarray, count: int, dark: np.ndarray, margin: float,
     boxes = _label_boxes(labels, count)
     out = []
     for k in range(1, count + 1):
+        if k % 64 == 0:
+            check(cancel)
         x0, y0, x1, y1 = boxes[k]
         x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
         win = labels[y0:y1, x0:x1]

@@ -6,7 +6,9 @@ concavities judged by a small piece model (single chromosome / cluster / fragmen
 outlines grown into the blurred rim -> one Instance per piece, flagged as a cluster when it
 probably holds several chromosomes, dropped when it is probably debris.
 
-Plain numpy / SciPy / OpenCV / scikit-image: about 0.1-0.5 s per image on one CPU core.
+Plain numpy / SciPy / OpenCV / scikit-image: about 0.1-0.5 s per image on one CPU core. The
+CancelToken is checked between the thresholding steps and every few dozen components, so a
+cancel returns within a fraction of a second even on a field of thousands of specks.
 """
 
 from __future__ import annotations
@@ -72,23 +74,28 @@ def _as_gray(image: np.ndarray) -> np.ndarray:
     return img
 
 
-def find_components(image: np.ndarray, params: SegmentParams | None = None) -> Foreground | None:
+def find_components(image: np.ndarray, params: SegmentParams | None = None,
+                    cancel: CancelToken | None = None) -> Foreground | None:
     """Threshold the image and measure its candidate components; None when nothing is there."""
     p = params or SegmentParams()
     img = _as_gray(image)
     dark, _ = darkness_map(img)
+    check(cancel)
     if p.smooth_sigma > 0:
         dark = cv2.GaussianBlur(dark, (0, 0), p.smooth_sigma)
     level = otsu_level(dark, p.min_level)
     mask = hysteresis(dark, p.low_factor * level, p.high_factor * level)
+    check(cancel)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return None
     width = estimate_width(labels, stats, distance_map(mask), min_area=30.0)
+    check(cancel)
     mask = fill_small_holes(mask, p.max_hole_w2 * width ** 2)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    check(cancel)
     big = np.nonzero(stats[:, cv2.CC_STAT_AREA] >= p.min_area_w2 * width ** 2)[0]
-    comps = measure_components(labels, stats, distance_map(mask), dark, big[big > 0])
+    comps = measure_components(labels, stats, distance_map(mask), dark, big[big > 0], cancel)
     comps = [c for c in comps if not _is_nucleus(c, width, p)]
     if not comps:
         return None
@@ -152,7 +159,7 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
     img = _as_gray(image)
     report(progress, 0, 1, "thresholding")
     check(cancel)
-    fg = find_components(img, p)
+    fg = find_components(img, p, cancel)
     if fg is None:
         report(progress, 1, 1, "done")
         return []
@@ -174,9 +181,11 @@ def segment_metaphase(image: np.ndarray, *, params: SegmentParams | None = None,
             labels[y:y + h, x:x + w][piece.mask] = len(kept)
     check(cancel)
     report(progress, total - 1, total, "outlining")
-    grown = grow_pieces(labels, len(kept), fg.dark, p.grow_w * width, p.grow_level * fg.level)
+    grown = grow_pieces(labels, len(kept), fg.dark, p.grow_w * width, p.grow_level * fg.level, cancel)
     instances = []
-    for (m, x0, y0), piece in zip(grown, kept):
+    for n, ((m, x0, y0), piece) in enumerate(zip(grown, kept)):
+        if n % 64 == 0:
+            check(cancel)
         poly = outline(m, x0, y0)
         if poly is None:
             continue
