@@ -19,7 +19,7 @@ from karyostudio.core.annotated_image import ImageAnnotations
 from karyostudio.core.document import Document
 from karyostudio.core.history import History
 from karyostudio.io.errors import FormatError
-from karyostudio.io.images import IMAGE_SUFFIXES, decode_image, image_key, read_image
+from karyostudio.io.images import IMAGE_SUFFIXES, decode_image, image_key, orientation_extra, read_image
 from karyostudio.io.labelme import embedded_image_bytes, labelme_from_dict, load_json, write_labelme
 
 ANNOTATION_SUFFIX = ".json"
@@ -56,7 +56,9 @@ class Session:
         if suffix in IMAGE_SUFFIXES:
             image = read_image(path)
             height, width = image.shape
-            return cls(Document(image_path=path, image_size=(width, height), image=image))
+            # An EXIF orientation was applied (as labelme does); the saved file says so.
+            return cls(Document(image_path=path, image_size=(width, height), image=image),
+                       extra=orientation_extra(path))
         raise FormatError(path, "cannot open this kind of file: expected an image (PNG, JPEG, BMP, TIFF) "
                                 "or a labelme JSON file")
 

@@ -1,9 +1,13 @@
 """Reading and writing metaphase images as 2-D grayscale arrays (uint8, or uint16 kept as uint16).
 
-PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile.
-Colour is reduced to luminance (ITU-R 601 weights, alpha ignored). Sizes are checked from the
-header before any pixel is decoded, so a hostile or corrupt header cannot make us allocate
-gigabytes. Every failure is an ImageReadError that names the file and says what is wrong.
+PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile
+with every compression tifffile knows (LZW, Deflate, PackBits, JPEG, ... through imagecodecs;
+CytoVision writes LZW). Colour is reduced to luminance (ITU-R 601 weights, alpha ignored).
+An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
+so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
+it in the files they write (``orientation_note``). Sizes are checked from the header before any
+pixel is decoded, so a hostile or corrupt header cannot make us allocate gigabytes. Every
+failure is an ImageReadError that names the file and says what is wrong.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_EXIF_ORIENTATION_TAG = 0x0112
+# What each EXIF orientation asks for, to show the image upright.
+ORIENTATIONS = {1: "as stored", 2: "mirrored left-right", 3: "rotated 180 degrees",
+                4: "mirrored top-bottom", 5: "transposed (mirrored along the main diagonal)",
+                6: "rotated 90 degrees clockwise", 7: "transversed (mirrored along the other diagonal)",
+                8: "rotated 90 degrees counter-clockwise"}
+ORIENTATION_KEY = "karyostudioImageOrientation"  # top-level key of annotation files that records it
 # ITU-R 601-2 luma in 16.16 fixed point, the weights Pillow's convert("L") uses (they sum to 65536,
 # so an RGB image with three identical channels keeps its exact values).
 _LUMA_WEIGHTS = (19595, 38470, 7471)
@@ -64,8 +75,39 @@ def decode_image(data: bytes, *, source: str | Path | None = None) -> np.ndarray
     return _decode_pillow(data, source)
 
 
+def exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation (1..8) of an image file, 1 when it has none (or is a TIFF)."""
+    path = Path(path)
+    _check_is_file(path)
+    with open(path, "rb") as handle:
+        if handle.read(4) in _TIFF_MAGICS:
+            return 1
+        handle.seek(0)
+        with _open_pillow(handle, path) as im:
+            return _orientation_of(im)
+
+
+def orientation_note(orientation: int) -> dict | None:
+    """What annotation files record about an applied EXIF orientation (None for upright images)."""
+    if orientation == 1 or orientation not in ORIENTATIONS:
+        return None
+    return {"exifOrientation": int(orientation), "applied": True,
+            "note": f"the stored pixels were {ORIENTATIONS[orientation]} as the EXIF orientation asks "
+                    "(as labelme and image viewers do); outlines are in that upright frame"}
+
+
+def orientation_extra(path: str | Path) -> dict:
+    """{ORIENTATION_KEY: orientation_note(...)} for an image read upright from EXIF, else {} (for
+    the top-level extra keys of an annotation file; unreadable files give {})."""
+    try:
+        note = orientation_note(exif_orientation(path))
+    except ImageReadError:
+        return {}
+    return {ORIENTATION_KEY: note} if note is not None else {}
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image file, read from its header only.
+    """(width, height) of an image file as read_image gives it (EXIF orientation applied), from its header.
 
     Raises ImageReadError for a missing or unreadable file, and for a PNG/JPEG/BMP header that
     claims more pixels than Pillow agrees to open (about 179 megapixels).
@@ -80,7 +122,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
                 page = tif.pages.first
                 return int(page.imagewidth), int(page.imagelength)
         with _open_pillow(handle, path) as im:
-            return int(im.size[0]), int(im.size[1])
+            width, height = int(im.size[0]), int(im.size[1])
+            return (height, width) if _orientation_of(im) in (5, 6, 7, 8) else (width, height)
 
 
 def _read_file_bytes(path: str | Path) -> bytes:
@@ -127,13 +170,39 @@ def _open_pillow(handle: BinaryIO, source) -> Image.Image:
 def _decode_pillow(data: bytes, source) -> np.ndarray:
     with _open_pillow(io.BytesIO(data), source) as im:
         _check_size(*im.size, source)
+        orientation = _orientation_of(im)
         if im.format == "PNG" and _is_16bit_colour_png(data):
-            return _decode_16bit_colour_png(data, source)
+            return apply_orientation(_decode_16bit_colour_png(data, source), orientation)
         try:
             im.load()
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageReadError(source, f"truncated or corrupt {im.format} data: {exc}") from exc
-        return _pillow_to_gray(im, source)
+        return apply_orientation(_pillow_to_gray(im, source), orientation)
+
+
+def _orientation_of(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not make the image unreadable
+        return 1
+    return int(value) if isinstance(value, int) and value in ORIENTATIONS else 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The image as EXIF orientation ``orientation`` asks it to be shown (Pillow's exif_transpose)."""
+    transforms = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    if orientation == 1:
+        return image
+    return np.ascontiguousarray(transforms.get(orientation, transforms[1])(image))
 
 
 def _pillow_to_gray(im: Image.Image, source) -> np.ndarray:

@@ -23,7 +23,7 @@ from karyostudio.gui.case.scan import annotation_path_for
 from karyostudio.gui.thread_runner import ThreadRunner
 from karyostudio.gui.workers import PredictorLoader, is_gpu_failure
 from karyostudio.io.errors import FormatError
-from karyostudio.io.images import image_key, read_image
+from karyostudio.io.images import image_key, orientation_extra, read_image
 from karyostudio.io.labelme import write_labelme
 
 _PROGRESS_INTERVAL_S = 0.05
@@ -96,7 +96,8 @@ class CaseRunThread(QThread):
                 self.outcome.skipped.append(name)
                 return
             height, width = image.shape[:2]
-            write_labelme(target, ImageAnnotations(name, instances, image_path, (width, height)))
+            write_labelme(target, ImageAnnotations(name, instances, image_path, (width, height),
+                                                   extra=orientation_extra(image_path)))
         except Cancelled:
             raise
         except (FormatError, OSError) as exc:
