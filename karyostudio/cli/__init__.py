@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from karyostudio.io.errors import FormatError
+
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "gui": ("gui", "open the desktop application (default when no command is given)"),
@@ -50,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CommandError as exc:
         print(f"karyostudio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except FormatError as exc:  # a file a command could not read or write: the message names it
+        print(f"karyostudio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"karyostudio {args.command}: error: out of memory (the input is too large for this machine)",
+              file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only file system, a missing permission
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"karyostudio {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

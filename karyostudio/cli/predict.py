@@ -5,14 +5,19 @@ For every image (folders are expanded to their supported image files, sorted) it
 file), ``<stem>_karyogram.png`` (unless --no-karyogram), and ``summary.csv`` with one row per
 image (image, count, karyotype, seconds, status, error). count is the number of predicted
 outlines, unsplit clusters included; karyotype counts single chromosomes only (see
-karyostudio.models.base.prediction_karyotype). summary.csv is rewritten after every image, so
-an interrupted batch keeps what was done.
+karyostudio.models.base.prediction_karyotype).
 
-An image that cannot be read or processed is reported on stderr and in summary.csv, and the
-batch goes on. Exit status: 0 when every image succeeded, 1 when some failed, 2 for usage
-errors (unknown model, missing input path, unusable device). Asking for --device cuda on a
-machine without CUDA is an error rather than a silent fall-back to the CPU: a batch planned for
-a GPU can take hours on a CPU, and the user should decide that.
+summary.csv describes the whole folder and never misses a written result: an image's row is
+written before its JSON file appears, and every run starts by reconciling the summary with the
+folder (rows rebuilt from result files it lacks, e.g. after a kill -9, and rows of results that
+are gone dropped). Temporary files that killed runs left in the folder are removed then too.
+
+An image that cannot be read or processed, or takes longer than --timeout seconds, is reported
+on stderr and in summary.csv, and the batch goes on. Exit status: 0 when every image succeeded,
+1 when some failed, 2 for usage errors (unknown model, missing input path, unusable device, an
+output folder that cannot be written). Asking for --device cuda on a machine without CUDA is an
+error rather than a silent fall-back to the CPU: a batch planned for a GPU can take hours on a
+CPU, and the user should decide that.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from tqdm import tqdm
 
 from karyostudio.cli import CommandError
 from karyostudio.core.annotated_image import ImageAnnotations
-from karyostudio.io.atomic import atomic_write_text
+from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.io.atomic import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from karyostudio.io.errors import FormatError
-from karyostudio.io.images import IMAGE_SUFFIXES, image_key, read_image
-from karyostudio.io.labelme import write_labelme
+from karyostudio.io.images import IMAGE_SUFFIXES, image_key, orientation_extra, read_image
+from karyostudio.io.labelme import load_json, write_labelme
 from karyostudio.models.base import Predictor, prediction_karyotype
 from karyostudio.models.manifest import ManifestError
 # The registry imports model families (and torch) only when a model is loaded.
@@ -40,6 +46,8 @@ from karyostudio.models.registry import DEFAULT_MODEL, DeviceUnavailableError, U
 from karyostudio.render.karyogram_image import render_karyogram, write_png
 
 SUMMARY_NAME = "summary.csv"
+DEFAULT_TIMEOUT_S = 600.0
+PREDICTION_KEY = "karyostudioPrediction"  # top-level key of result files: what summary.csv says of them
 DEFAULT_SPLITTER = "chromseg-cpu"  # karyostudio.models.overlap.stage.DEFAULT_SPLITTER, without importing torch
 
 
@@ -63,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", metavar="cpu|cuda",
                         help="where the model runs (default: cpu); cuda without a GPU is an error")
     parser.add_argument("--no-karyogram", action="store_true", help="do not write <stem>_karyogram.png")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"give up on an image after this many seconds (reported as failed, the batch "
+                             f"goes on); 0 means no limit (default: {DEFAULT_TIMEOUT_S:g})")
     parser.add_argument("--split-clusters", nargs="?", const=DEFAULT_SPLITTER, default=None, metavar="SPLITTER",
                         help=f"split crossing clusters with a ChromSeg splitter and name the pieces "
                              f"(default splitter: {DEFAULT_SPLITTER}; put it after the images or name the "
@@ -70,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.timeout < 0:
+        raise CommandError(f"--timeout must be 0 (no limit) or a number of seconds, got {args.timeout:g}")
     images = expand_inputs(args.inputs)
     keys = output_keys(images)
     predictor = _load(args.model, args.device)
@@ -77,23 +90,25 @@ def run(args: argparse.Namespace) -> int:
         predictor = _with_splitter(predictor, args.split_clusters, args.device)
     out: Path = args.out
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+        check_writable_folder(out)
+        remove_stale_temp_files(out)
+        summary = Summary.reconcile(out)
+        summary.write()
+    except FormatError as exc:
+        raise CommandError(f"cannot write the results: {exc}") from None
 
-    rows: list[SummaryRow] = []
+    failed = 0
     with tqdm(total=len(images), unit="image", file=sys.stderr, dynamic_ncols=True) as bar:
         for path, key in zip(images, keys):
             bar.set_description(path.name)
-            row = predict_one(predictor, path, key, out, karyogram=not args.no_karyogram,
+            row = predict_one(predictor, path, key, out, karyogram=not args.no_karyogram, summary=summary,
+                              timeout=args.timeout or None,
                               progress=lambda done, total, msg="": bar.set_postfix_str(msg, refresh=False))
             if row.status != "ok":
+                failed += 1
                 tqdm.write(f"karyostudio predict: {path}: {row.error}", file=sys.stderr)
-            rows.append(row)
-            write_summary(out / SUMMARY_NAME, rows)
             bar.update(1)
-    failed = sum(r.status != "ok" for r in rows)
-    print(f"{len(rows) - failed} of {len(rows)} image(s) done, {failed} failed; results in {out}",
+    print(f"{len(images) - failed} of {len(images)} image(s) done, {failed} failed; results in {out}",
           file=sys.stderr)
     return 1 if failed else 0
 
@@ -146,29 +161,117 @@ def _load(model: str, device: str) -> Predictor:
         raise CommandError(str(exc)) from None
 
 
-def predict_one(predictor: Predictor, path: Path, key: str, out: Path, *, karyogram: bool, progress=None) -> SummaryRow:
-    """Predict one image and write its files; failures become an error row, never an exception."""
+def predict_one(predictor: Predictor, path: Path, key: str, out: Path, *, karyogram: bool,
+                summary: "Summary | None" = None, timeout: float | None = None, progress=None) -> SummaryRow:
+    """Predict one image and write its files; failures become an error row, never an exception.
+
+    The karyogram is written first, then the image's summary row, then its JSON file: at every
+    moment each result file in the folder has its row in summary.csv.
+    """
     start = time.perf_counter()
+    token = CancelToken()
+    if timeout is not None:
+        token.cancel_after(timeout, f"timed out after {timeout:g} s (see --timeout); the batch went on")
     try:
         image = read_image(path)
-        instances = predictor.predict(image, progress=progress)
-        karyotype = prediction_karyotype(instances)
-        picture = render_karyogram(image, instances, title=path.name, karyotype=karyotype) if karyogram else None
+        with token.interruptible():  # the time limit also stops a stage that never checks its token
+            instances = predictor.predict(image, progress=progress, cancel=token)
+            karyotype = prediction_karyotype(instances)
+            picture = render_karyogram(image, instances, title=path.name, karyotype=karyotype) if karyogram else None
+        token.dispose()
         height, width = image.shape[:2]
+        row = SummaryRow(str(path), len(instances), karyotype, _elapsed(start), "ok", "")
+        marker = {"image": row.image, "count": row.count, "karyotype": row.karyotype, "seconds": row.seconds,
+                  "model": getattr(predictor, "name", "")}
         # write_labelme stores imagePath relative to the JSON file's folder.
-        write_labelme(out / f"{key}.json", ImageAnnotations(key=key, instances=instances,
-                                                            image_path=path.resolve(), image_size=(width, height)))
+        annotations = ImageAnnotations(key=key, instances=instances, image_path=path.resolve(),
+                                       image_size=(width, height),
+                                       extra={**orientation_extra(path), PREDICTION_KEY: marker})
         if picture is not None:
             write_png(out / f"{key}_karyogram.png", picture)
+        if summary is not None:
+            summary.put(key, row)
+            summary.write()
+        write_labelme(out / f"{key}.json", annotations)
     except FormatError as exc:  # unreadable image, unwritable output: the message says it all
-        return SummaryRow(str(path), "", "", _elapsed(start), "error", str(exc))
+        row = SummaryRow(str(path), "", "", _elapsed(start), "error", str(exc))
+    except Cancelled as exc:  # the time limit
+        row = SummaryRow(str(path), "", "", _elapsed(start), "error", str(exc))
+    except MemoryError:
+        row = SummaryRow(str(path), "", "", _elapsed(start), "error", "out of memory: the image is too large "
+                                                                      "or holds too many objects for this machine")
     except Exception as exc:  # noqa: BLE001 - one bad image must not end a long batch; it is reported
-        return SummaryRow(str(path), "", "", _elapsed(start), "error", f"{type(exc).__name__}: {exc}")
-    return SummaryRow(str(path), len(instances), karyotype, _elapsed(start), "ok", "")
+        row = SummaryRow(str(path), "", "", _elapsed(start), "error", f"{type(exc).__name__}: {exc}")
+    finally:
+        token.dispose()
+    if summary is not None and (row.status != "ok" or summary.rows.get(key) is not row):
+        summary.put(key, row)
+        try:
+            summary.write()
+        except FormatError as exc:
+            row.error = row.error or str(exc)
+    return row
 
 
 def _elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 3)
+
+
+class Summary:
+    """summary.csv of an output folder: one row per image key, rewritten atomically on each change."""
+
+    def __init__(self, path: Path, rows: dict[str, SummaryRow] | None = None):
+        self.path = path
+        self.rows: dict[str, SummaryRow] = dict(rows or {})
+
+    @classmethod
+    def reconcile(cls, out: Path) -> "Summary":
+        """The folder's summary as it should be: its previous rows whose results still exist (or that
+        report errors), plus rows rebuilt from result files the previous summary lacks."""
+        previous = read_summary(out / SUMMARY_NAME)
+        rows: dict[str, SummaryRow] = {}
+        for row in previous:
+            key = image_key(Path(row.image).name)
+            if row.status != "ok" or (out / f"{key}.json").is_file():
+                rows[key] = row
+        for json_path in sorted(out.glob("*.json")):
+            if json_path.stem not in rows:
+                row = _row_from_result(json_path)
+                if row is not None:
+                    rows[json_path.stem] = row
+        return cls(out / SUMMARY_NAME, rows)
+
+    def put(self, key: str, row: SummaryRow) -> None:
+        self.rows[key] = row
+
+    def write(self) -> None:
+        write_summary(self.path, list(self.rows.values()))
+
+
+def _row_from_result(json_path: Path) -> SummaryRow | None:
+    """The summary row a result file of ours carries (None for other JSON files)."""
+    try:
+        data = load_json(json_path)
+    except FormatError:
+        return None
+    marker = data.get(PREDICTION_KEY) if isinstance(data, dict) else None
+    if not isinstance(marker, dict) or not isinstance(marker.get("image"), str):
+        return None
+    return SummaryRow(marker["image"], marker.get("count", ""), str(marker.get("karyotype", "")),
+                      marker.get("seconds", ""), "ok", "")
+
+
+def read_summary(path: Path) -> list[SummaryRow]:
+    """Rows of an existing summary.csv ([] when there is none or it is not ours)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            names = [f.name for f in fields(SummaryRow)]
+            if reader.fieldnames != names:
+                return []
+            return [SummaryRow(**{n: r.get(n) or "" for n in names}) for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def write_summary(path: Path, rows: list[SummaryRow]) -> None:

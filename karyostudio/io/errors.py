@@ -25,3 +25,11 @@ class AnnotationReadError(FormatError):
 
 class AnnotationWriteError(FormatError):
     """An annotation file could not be written (the previous file, if any, is left untouched)."""
+
+
+class FileWriteError(FormatError, OSError):
+    """A file could not be written: a write-protected target, a read-only or full disk, no permission.
+
+    Also an OSError, so code that handles failed writes as OSError keeps doing so; the message
+    names the target (never the temporary file) and says why in one line.
+    """
