@@ -120,8 +120,11 @@ class FileController:
             return False
         decision = choose_recovery(self.window, entries)
         if decision.action == RecoveryAction.DISCARD:
-            for entry in entries:
-                discard_recovery(entry)
+            try:
+                for entry in entries:
+                    discard_recovery(entry)
+            except OSError as exc:
+                show_warning(self.window, "Cannot discard", f"A recovery file could not be removed.\n\n{exc}")
             return False
         if decision.action != RecoveryAction.RESTORE or decision.entry is None:
             return False

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, Qt
+from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
 
 from karyostudio.gui.actions import build_menus, context_menu, create_actions, menu
-from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, Autosaver
+from karyostudio.gui.autosave import AUTOSAVE_DELAY_MS, AUTOSAVE_MAX_WAIT_MS, Autosaver
 from karyostudio.gui.canvas.scene import MetaphaseScene
 from karyostudio.gui.canvas.tools import DrawPolygonTool, SelectTool
 from karyostudio.gui.canvas.view import MetaphaseView
 from karyostudio.gui.case.controller import CaseController
+from karyostudio.gui.dialogs.messages import show_warning
 from karyostudio.gui.dialogs.shortcuts import ShortcutsDialog
 from karyostudio.gui.edit_tools import install_edit_tools
 from karyostudio.gui.editing import Editor
@@ -41,7 +42,7 @@ _GEOMETRY_KEY, _STATE_KEY = "window/geometry", "window/state"
 class MainWindow(QMainWindow):
     def __init__(self, *, predictor_loader: PredictorLoader = default_loader,
                  model_lister: ModelLister = list_models, recovery_directory: Path | None = None,
-                 autosave_delay_ms: int = AUTOSAVE_DELAY_MS):
+                 autosave_delay_ms: int = AUTOSAVE_DELAY_MS, autosave_max_wait_ms: int = AUTOSAVE_MAX_WAIT_MS):
         super().__init__()
         self.session = Session.empty()
         self._force_close = False
@@ -57,7 +58,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(docks, [380, 380], Qt.Orientation.Horizontal)
         self.act = create_actions(self)
         self.editor = Editor(lambda: self.session, self.selection)
-        self.autosaver = Autosaver(recovery_directory, autosave_delay_ms, self)
+        self.autosaver = Autosaver(recovery_directory, autosave_delay_ms, self, max_wait_ms=autosave_max_wait_ms)
         self.files = FileController(self)
         self.models = ModelController(self, predictor_loader, model_lister)
         self.label_keys = LabelKeyEntry(parent=self)
@@ -79,6 +80,12 @@ class MainWindow(QMainWindow):
         self.set_session(self.session)
         self.models.refresh()
         self._restore_layout()
+        if not self.autosaver.enabled:  # the app runs on, without recovery files
+            self.status.message("no recovery files: the recovery folder is unusable (see the warning)", 0)
+            QTimer.singleShot(0, self._warn_no_recovery)
+
+    def _warn_no_recovery(self) -> None:
+        show_warning(self, "Working without recovery files", self.autosaver.disabled_reason or "")
 
     # --- composition -----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget) -> QDockWidget:
