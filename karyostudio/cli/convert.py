@@ -8,6 +8,7 @@ import sys
 from tqdm import tqdm
 
 from karyostudio.cli import CommandError
+from karyostudio.io.reader_warnings import kind_of
 from karyostudio.core.progress import Cancelled
 from karyostudio.io.annotation_set import WRITE_FORMATS
 from karyostudio.io.coco import read_coco_image_keys
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bars.close()
     for line in summary.skipped:
-        print(f"skipped: {line}", file=sys.stderr)
+        print(f"{kind_of(line)}: {line}", file=sys.stderr)
     for line in summary.notes:
         print(f"note: {line}", file=sys.stderr)
     print(f"converted {summary.images} image(s), {summary.instances_written} instance(s) from "

@@ -18,12 +18,14 @@ from typing import Iterator
 from tqdm import tqdm
 
 from karyostudio.cli import CommandError
+from karyostudio.cli.reader_report import print_reader_warnings
 from karyostudio.core.annotated_image import AnnotationSet
 from karyostudio.core.progress import ProgressCallback
 from karyostudio.io.annotation_set import load_annotation_set, load_annotations_with_format
 from karyostudio.io.atomic import atomic_write_text
 from karyostudio.io.coco import read_coco_image_keys
 from karyostudio.io.errors import FormatError
+from karyostudio.io.reader_warnings import require_instances
 from karyostudio.metrics.evaluate import evaluate_annotations
 from karyostudio.metrics.report import format_report
 
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         image_keys = _image_keys_for_results(Path(args.gt), gt_format, gt)
         with _bar("reading predictions", "file") as progress:
             pred = load_annotation_set(args.pred, image_keys=image_keys, progress=progress)
+        print_reader_warnings(f"ground truth {args.gt}", gt)
+        print_reader_warnings(f"predictions {args.pred}", pred)
+        require_instances(gt, args.gt, "ground truth")
+        require_instances(pred, args.pred, "predictions")
         if args.rotated_gt_from_image:
             from karyostudio.models.rotated.ground_truth import refine_box_ground_truth
             gt, fits = refine_box_ground_truth(gt)

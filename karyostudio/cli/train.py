@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from karyostudio.training.config import ConfigError
 
     config = resolve_config(args)
+    preflight(config)
     from karyostudio.training.engine import TrainingError, fit
 
     main_process = int(os.environ.get("RANK", "0")) == 0
@@ -65,6 +66,26 @@ def run(args: argparse.Namespace) -> int:
     if main_process:
         _print_summary(result)
     return 0
+
+
+def preflight(config: TrainConfig) -> None:
+    """Refuse, before any training, an output folder that cannot be written and data with no usable
+    chromosome; remove temporary files that a killed run left in the output folder."""
+    from karyostudio.io.atomic import check_writable_folder, remove_stale_temp_files
+    from karyostudio.training.data_check import NoTrainingData, check_training_data
+
+    try:
+        check_writable_folder(config.out_dir)
+    except FormatError as exc:
+        raise CommandError(f"cannot write the training run: {exc}") from None
+    remove_stale_temp_files(config.out_dir)
+    try:
+        checks = check_training_data(config)
+    except NoTrainingData as exc:
+        raise CommandError(str(exc)) from None
+    for check in checks:
+        for line in check.skipped[:20]:
+            print(f"skipped in {check.path}: {line}", file=sys.stderr)
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:

@@ -23,8 +23,10 @@ class ImageAnnotations:
     instances: list[Instance] = field(default_factory=list)
     image_path: Path | None = None
     image_size: tuple[int, int] | None = None  # (width, height)
-    skipped: list[str] = field(default_factory=list)  # reports of shapes/objects that were skipped
+    # What the reader reported: shapes it skipped, outlines it clipped or repaired, a contradicted size.
+    skipped: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # unknown top-level keys of the file, kept on rewrite
+    image_data: bytes | None = None  # the image the file embedded (labelme imageData), kept on rewrite
 
     @property
     def has_masks(self) -> bool:

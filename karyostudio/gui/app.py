@@ -16,7 +16,8 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QTimer
 from PySide6.QtWidgets import QApplication
 
 import karyostudio
-from karyostudio.io.atomic import atomic_write_bytes
+from karyostudio.io.atomic import atomic_write_bytes, check_replaceable, check_writable_folder
+from karyostudio.io.errors import FormatError
 from karyostudio.gui.dialogs.messages import non_interactive
 from karyostudio.gui import gui_thread_gc
 from karyostudio.gui.main_window import MainWindow
@@ -58,6 +59,11 @@ def launch(options: LaunchOptions) -> int:
     headless = (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
                 and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")))
     if options.screenshot is not None:
+        try:  # before any rendering: a read-only target fails at once, in one line
+            check_writable_folder(options.screenshot.parent if str(options.screenshot.parent) else Path("."))
+            check_replaceable(options.screenshot)
+        except FormatError as exc:
+            raise LaunchError(f"cannot write the screenshot: {exc}") from None
         if headless:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         with non_interactive():
@@ -115,8 +121,12 @@ def _screenshot(options: LaunchOptions) -> int:
         app.processEvents()
     window.view.fit_to_window()
     app.processEvents()
-    write_screenshot(window, options.screenshot)
-    window.discard_and_close()
+    try:
+        write_screenshot(window, options.screenshot)
+    except FormatError as exc:
+        raise LaunchError(f"cannot write the screenshot: {exc}") from None
+    finally:
+        window.discard_and_close()
     return status
 
 

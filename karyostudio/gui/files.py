@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QFileDialog
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES
 from karyostudio.gui.autosave import recovery_in_use
-from karyostudio.gui.dialogs.messages import UnsavedChoice, ask_unsaved_changes, show_error, show_warning
+from karyostudio.gui.dialogs.messages import (
+    UnsavedChoice, ask_unsaved_changes, show_error, show_reader_warnings, show_warning,
+)
 from karyostudio.gui.dialogs.recovery import RecoveryAction, choose_recovery
 from karyostudio.gui.recovery import discard_recovery, list_recovery, restore_session
 from karyostudio.gui.session import Session
@@ -64,12 +66,7 @@ class FileController:
         self.window.status.message(f"opened {path} ({len(session.document)} outlines)")
         for listener in self.opened_listeners:
             listener(path)
-        if session.skipped:
-            listed = "\n".join(session.skipped[:_SKIPPED_SHOWN])
-            more = len(session.skipped) - _SKIPPED_SHOWN
-            show_warning(self.window, "Some outlines were skipped",
-                         f"{len(session.skipped)} shapes of {path.name} could not be read:\n\n{listed}"
-                         + (f"\n… and {more} more" if more > 0 else ""))
+        show_reader_warnings(self.window, path.name, session.skipped, _SKIPPED_SHOWN)
         return True
 
     # --- save ------------------------------------------------------------------------------

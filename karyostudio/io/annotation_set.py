@@ -13,7 +13,7 @@ from typing import Mapping
 
 from karyostudio.core.annotated_image import AnnotationSet
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
-from karyostudio.io.atomic import atomic_write_text
+from karyostudio.io.atomic import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from karyostudio.io.coco import coco_from_dict, dump_json, export_coco, is_coco_dict
 from karyostudio.io.coco_results import coco_results_from_list, is_coco_results
 from karyostudio.io.errors import AnnotationReadError, AnnotationWriteError
@@ -114,12 +114,14 @@ def save_annotation_set(annotations: AnnotationSet, out: str | Path, fmt: str, *
     if fmt not in WRITE_FORMATS:
         raise ValueError(f"unknown annotation format {fmt!r}; expected one of {', '.join(WRITE_FORMATS)}")
     out = Path(out)
-    notes: list[str] = []
+    notes: list[str] = _embedded_only_notes(annotations, fmt)
     if fmt == "coco":
         if out.is_dir():
             raise AnnotationWriteError(out, "is a folder; COCO annotations are one file, give a .json path")
         text = dump_json(export_coco(annotations, folder=out.parent, notes=notes), out)
         check(cancel)
+        check_writable_folder(out.parent)
+        remove_stale_temp_files(out.parent)
         atomic_write_text(out, text)
         report(progress, 1, 1, out.name)
         return notes
@@ -136,11 +138,23 @@ def save_annotation_set(annotations: AnnotationSet, out: str | Path, fmt: str, *
             text, ann_notes = voc_xml_text(annotations[key])
             rendered.append((out / f"{key}.xml", text))
             notes.extend(ann_notes)
+    check_writable_folder(out)
+    remove_stale_temp_files(out)
     for done, (target, text) in enumerate(rendered):
         check(cancel)
         atomic_write_text(target, text)
         report(progress, done + 1, len(rendered), target.name)
     return notes
+
+
+def _embedded_only_notes(annotations: AnnotationSet, fmt: str) -> list[str]:
+    """Notes on images that exist only as embedded imageData, which COCO and VOC cannot hold."""
+    if fmt == "labelme":
+        return []  # labelme keeps imageData
+    return [f"{key}: its image exists only as the imageData embedded in the labelme file; {fmt} cannot hold "
+            f"it (convert to labelme to keep it)" for key in sorted(annotations)
+            if annotations[key].image_data is not None
+            and (annotations[key].image_path is None or not annotations[key].image_path.is_file())]
 
 
 def _check_key(key: str, out: Path) -> None:

@@ -88,14 +88,17 @@ def check_writable_folder(folder: str | Path) -> None:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise FileWriteError(folder, "is a file, not a folder")
+    if not folder.exists():
+        ancestor = next((p for p in folder.absolute().parents if p.exists()), None)
+        if ancestor is not None and ancestor.is_dir() and not _writable(ancestor):
+            raise FileWriteError(folder, f"cannot create the folder: {ancestor} is write-protected (read-only)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _write_error(folder, exc, what="cannot create the folder") from exc
     if not folder.is_dir():
         raise FileWriteError(folder, "is not a folder")
-    mode = folder.stat().st_mode
-    if not mode & stat.S_IWUSR or not os.access(folder, os.W_OK | os.X_OK):
+    if not _writable(folder):
         raise FileWriteError(folder, "the folder is write-protected (read-only); nothing can be written into it")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".write-probe.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=folder)
@@ -104,6 +107,11 @@ def check_writable_folder(folder: str | Path) -> None:
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
+
+
+def _writable(folder: Path) -> bool:
+    """The owner may write (mode bits, which hold for root too) and this process may (os.access)."""
+    return bool(folder.stat().st_mode & stat.S_IWUSR) and os.access(folder, os.W_OK | os.X_OK)
 
 
 def remove_stale_temp_files(folder: str | Path, *, now: float | None = None) -> list[Path]:

@@ -7,7 +7,9 @@ instances). Each image entry carries, besides the standard keys, "path": where t
 relative to the JSON file, so a conversion keeps track of the images. karyostudio fields
 (instance_id, score, source, reviewed, attributes) travel as extra annotation keys, which
 pycocotools ignores. Reading accepts polygon, RLE and bbox-only annotations; crowd regions and
-unknown categories are reported and skipped.
+unknown categories are reported and skipped, outlines are checked like every reader's
+(karyostudio.io.geometry_checks), and a file that declares one category id twice or gives two
+annotations the same id is refused: either would silently relabel or merge chromosomes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from karyostudio.geometry.polygons import box_to_polygon, mask_to_polygons, poly
 from karyostudio.io.atomic import atomic_write_text
 from karyostudio.io.coco_rle import decode_rle
 from karyostudio.io.errors import AnnotationReadError, AnnotationWriteError, ImageReadError
+from karyostudio.io.geometry_checks import checked_polygon, size_conflict
 from karyostudio.io.images import image_key, image_size
 from karyostudio.io.instance_fields import InvalidFieldError, assign_ids, fields_from_json, fields_to_json
 from karyostudio.io.labelme import load_json
@@ -161,9 +164,19 @@ def coco_from_dict(data: Any, path: Path) -> AnnotationSet:
     if not isinstance(annotations, list):
         raise AnnotationReadError(path, "'annotations' must be a list")
     fields_by_image: dict[int, list[dict]] = {image_id: [] for image_id in images}
+    seen_ids: dict[Any, int] = {}
     for index, entry in enumerate(annotations):
         if not isinstance(entry, dict):
             raise AnnotationReadError(path, f"annotation {index + 1} must be a JSON object")
+        if entry.get("id") is not None:
+            annotation_id = entry["id"]
+            if not isinstance(annotation_id, (int, str)) or isinstance(annotation_id, bool):
+                raise AnnotationReadError(path, f"annotation {index + 1}: 'id' must be an integer, "
+                                                f"found {annotation_id!r}")
+            if annotation_id in seen_ids:
+                raise AnnotationReadError(path, f"annotation id {annotation_id!r} is used twice (annotations "
+                                                f"{seen_ids[annotation_id]} and {index + 1}); ids must be unique")
+            seen_ids[annotation_id] = index + 1
         image_id = entry.get("image_id")
         if image_id not in images:
             raise AnnotationReadError(path, f"annotation {index + 1} refers to image_id {image_id!r}, "
@@ -217,8 +230,18 @@ def _read_images(data: Any, path: Path) -> dict[int, ImageAnnotations]:
                 raise AnnotationReadError(path, f"{where}: width and height must be positive integers, "
                                                 f"found {width!r} x {height!r}")
             size = (width, height)
-        images[image_id] = ImageAnnotations(key=image_key(file_name), image_size=size,
-                                            image_path=_find_image(path, file_name, entry.get("path")))
+        ann = ImageAnnotations(key=image_key(file_name), image_size=size,
+                               image_path=_find_image(path, file_name, entry.get("path")))
+        if ann.image_path is not None and ann.image_path.is_file():
+            try:
+                actual = image_size(ann.image_path)
+            except ImageReadError:
+                actual = None
+            if actual is not None and size is not None and actual != size:
+                ann.skipped.append(f"{where} ({file_name}): "
+                                   + size_conflict(size, actual, f"the image file {ann.image_path.name}"))
+            ann.image_size = actual or size
+        images[image_id] = ann
     return images
 
 
@@ -244,9 +267,15 @@ def _read_categories(data: dict, path: Path) -> dict[int, str | None]:
     if not isinstance(categories, list):
         raise AnnotationReadError(path, "'categories' must be a list")
     labels: dict[int, str | None] = {}
+    names: dict[int, Any] = {}
     for entry in categories:
         if not isinstance(entry, dict) or not _is_int(entry.get("id")):
             raise AnnotationReadError(path, f"each category needs an integer 'id', found {entry!r}")
+        if entry["id"] in names:
+            raise AnnotationReadError(path, f"category id {entry['id']} is declared twice (as "
+                                            f"{names[entry['id']]!r} and as {entry.get('name')!r}); "
+                                            "which class its annotations are is ambiguous")
+        names[entry["id"]] = entry.get("name")
         try:
             labels[entry["id"]] = parse_label(entry.get("name", ""), "any")
         except UnknownLabelError:
@@ -262,6 +291,9 @@ def instance_fields(entry: dict, where: str, ann: ImageAnnotations) -> dict | No
         polygon, box_only = _polygon_of(entry, ann, where)
     except (InvalidFieldError, ValueError) as exc:
         ann.skipped.append(f"{where}: {exc}; skipped")
+        return None
+    polygon = checked_polygon(polygon, ann.image_size, where, ann.skipped, box_only=box_only)
+    if polygon is None:
         return None
     if box_only:
         fields["attributes"][BOX_ONLY] = True

@@ -11,10 +11,15 @@ from typing import Any
 import numpy as np
 
 
+MAX_SIDE = 20_000  # the largest image karyostudio reads (karyostudio.io.images)
+MAX_PIXELS = 150_000_000
+
+
 def decode_rle(rle: Any) -> np.ndarray:
     """A COCO RLE ({"size": [h, w], "counts": str | list[int]}) as a bool mask of shape (h, w).
 
-    Raises ValueError with a readable message when the RLE is malformed.
+    Raises ValueError with a readable message when the RLE is malformed or larger than any image
+    karyostudio reads (a hostile size must not allocate gigabytes).
     """
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
         raise ValueError("an RLE needs 'size' and 'counts'")
@@ -23,6 +28,9 @@ def decode_rle(rle: Any) -> np.ndarray:
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)):
         raise ValueError(f"RLE size must be [height, width], found {size!r}")
     height, width = size
+    if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PIXELS:
+        raise ValueError(f"RLE size {height} x {width} is beyond what karyostudio reads (at most {MAX_SIDE} px "
+                         f"a side and {MAX_PIXELS // 1_000_000} megapixels)")
     counts = rle["counts"]
     if isinstance(counts, bytes):
         counts = counts.decode("ascii")

@@ -9,6 +9,7 @@ from typing import Mapping
 from karyostudio.core.annotated_image import BOX_ONLY
 from karyostudio.core.progress import CancelToken, ProgressCallback
 from karyostudio.io.annotation_set import WRITE_FORMATS, load_annotations_with_format, save_annotation_set
+from karyostudio.io.reader_warnings import reader_warnings
 
 
 @dataclass
@@ -47,7 +48,7 @@ def convert_annotations(src: str | Path, out: str | Path, fmt: str, *,
         reduced = sum(1 for inst in written if not inst.attributes.get(BOX_ONLY, False))
         if reduced:
             notes.append(f"{reduced} outline(s) were written as their bounding boxes (VOC holds boxes only)")
-    skipped = [f"{key}: {line}" for key in sorted(annotations) for line in annotations[key].skipped]
+    skipped = reader_warnings(annotations)
     return ConversionSummary(source_format=source_format, target_format=fmt, images=len(annotations),
                              instances_read=len(instances), instances_written=len(written),
                              skipped=skipped, notes=notes)

@@ -11,6 +11,12 @@ group_id, description or flags, unknown keys) are kept in Instance.attributes["l
 written back. Rectangles are read as box-only instances (BOX_ONLY) and written as rectangles.
 An instance without a class is written with the label "unlabeled"; reading treats
 "unlabeled", "" and null as "no class yet" rather than as an unknown label.
+
+Outlines are checked as they are read (karyostudio.io.geometry_checks: bow-ties repaired,
+outlines reaching past the image clipped, zero-area or far-away ones skipped), and an
+imageWidth/imageHeight that contradicts the image file or the embedded image is reported and
+replaced by the image's own size. An embedded image (imageData) is kept in
+``ImageAnnotations.image_data`` and written back, so a conversion never drops the only copy.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from karyostudio.core.instance import Instance
 from karyostudio.geometry.polygons import box_to_polygon, polygon_bbox
 from karyostudio.io.atomic import atomic_write_text
 from karyostudio.io.errors import AnnotationReadError, AnnotationWriteError, ImageReadError
+from karyostudio.io.geometry_checks import checked_polygon, size_conflict
 from karyostudio.io.images import decode_image, image_key, image_size, read_image
 from karyostudio.io.instance_fields import FIELD_KEYS, InvalidFieldError, assign_ids, fields_from_json, fields_to_json
 
@@ -102,10 +109,12 @@ def labelme_from_dict(data: Any, path: Path) -> ImageAnnotations:
     image_path = _resolve_image_path(path, image_path_text)
     key = image_key(image_path_text) if image_path_text else path.stem
 
-    ann = ImageAnnotations(key=key, image_path=image_path, image_size=_read_size(data, path, image_path))
+    ann = ImageAnnotations(key=key, image_path=image_path)
+    ann.image_size = _read_size(data, path, image_path, ann.skipped)
+    ann.image_data = embedded_image_bytes(data, path)
     ann.extra = {k: v for k, v in data.items() if k not in _OWN_TOP_KEYS}
 
-    parsed = [_parse_shape(path, f"shape {index + 1} of {len(shapes)}", shape, ann.skipped)
+    parsed = [_parse_shape(path, f"shape {index + 1} of {len(shapes)}", shape, ann.skipped, ann.image_size)
               for index, shape in enumerate(shapes)]
     kept = [p for p in parsed if p is not None]
     ids = assign_ids([p.pop("instance_id") for p in kept])
@@ -128,26 +137,39 @@ def _resolve_image_path(json_path: Path, text: str | None) -> Path | None:
     return relative if relative.is_absolute() else Path(os.path.normpath(json_path.parent / relative))
 
 
-def _read_size(data: dict, path: Path, image_path: Path | None) -> tuple[int, int] | None:
+def _read_size(data: dict, path: Path, image_path: Path | None, report: list[str]) -> tuple[int, int] | None:
+    """The image size: the embedded image's, else the image file's, else the declared one; a
+    declared size that contradicts the image is reported."""
     height, width = _get(data, "imageHeight"), _get(data, "imageWidth")
     for name, value in (("imageHeight", height), ("imageWidth", width)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise AnnotationReadError(path, f"'{name}' must be a positive integer, found {value!r}")
-    if height is not None and width is not None:
-        return int(width), int(height)
+    declared = (int(width), int(height)) if height is not None and width is not None else None
+    actual, what = None, ""
     embedded = embedded_image_bytes(data, path)
     if embedded is not None:
         try:
             with Image.open(io.BytesIO(embedded)) as im:
-                return int(im.size[0]), int(im.size[1])
+                actual, what = _upright_size(im), "the embedded image"
         except (OSError, ValueError, SyntaxError) as exc:
             raise AnnotationReadError(path, f"the embedded image data is not a readable image: {exc}") from exc
-    if image_path is not None and image_path.is_file():
+    elif image_path is not None and image_path.is_file():
         try:
-            return image_size(image_path)
+            actual, what = image_size(image_path), f"the image file {image_path.name}"
         except ImageReadError:
-            return None  # the annotations are still usable without the image's size
-    return None
+            actual = None  # the annotations are still usable without the image's size
+    if declared is not None and actual is not None and declared != actual:
+        report.append(size_conflict(declared, actual, what))
+    return actual if actual is not None else declared
+
+
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    width, height = int(im.size[0]), int(im.size[1])
+    try:
+        rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - a broken EXIF block: the stored size
+        rotated = False
+    return (height, width) if rotated else (width, height)
 
 
 def embedded_image_bytes(data: dict, path: Path) -> bytes | None:
@@ -163,7 +185,8 @@ def embedded_image_bytes(data: dict, path: Path) -> bytes | None:
         raise AnnotationReadError(path, f"'imageData' is not valid base64: {exc}") from exc
 
 
-def _parse_shape(path: Path, where: str, shape: Any, skipped: list[str]) -> dict | None:
+def _parse_shape(path: Path, where: str, shape: Any, skipped: list[str],
+                 image_size: tuple[int, int] | None = None) -> dict | None:
     """Fields of one Instance (plus "instance_id"), or None after reporting why the shape is skipped."""
     if not isinstance(shape, dict):
         raise AnnotationReadError(path, f"{where} must be a JSON object, found {type(shape).__name__}")
@@ -209,6 +232,9 @@ def _parse_shape(path: Path, where: str, shape: Any, skipped: list[str]) -> dict
     else:
         skipped.append(f"{described}: shape type {shape_type!r} is not a chromosome outline "
                        "(polygon or rectangle); skipped")
+        return None
+    polygon = checked_polygon(polygon, image_size, described, skipped, box_only=shape_type == "rectangle")
+    if polygon is None:
         return None
 
     labelme_fields = {k: v for k, v in shape.items()
@@ -267,7 +293,7 @@ def write_labelme(path: str | Path, ann: ImageAnnotations, *, image_data: bytes 
 
 def labelme_json_text(ann: ImageAnnotations, json_path: Path, *, image_data: bytes | None = None) -> str:
     """The JSON text write_labelme would write to json_path (nothing is written)."""
-    data = labelme_to_dict(ann, json_path, image_data=image_data)
+    data = labelme_to_dict(ann, json_path, image_data=image_data if image_data is not None else ann.image_data)
     try:
         return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
@@ -280,7 +306,7 @@ def labelme_to_dict(ann: ImageAnnotations, json_path: Path, *, image_data: bytes
     if image_data is not None:
         try:
             with Image.open(io.BytesIO(image_data)) as im:
-                actual = (int(im.size[0]), int(im.size[1]))
+                actual = _upright_size(im)
         except (OSError, ValueError, SyntaxError) as exc:
             raise AnnotationWriteError(json_path, f"image_data is not an encoded image: {exc}") from exc
         if ann.image_size is not None and tuple(ann.image_size) != actual:

@@ -25,6 +25,7 @@ from karyostudio.core.progress import CancelToken, ProgressCallback, check, repo
 from karyostudio.geometry.polygons import box_to_polygon
 from karyostudio.io.atomic import atomic_write_text
 from karyostudio.io.errors import AnnotationReadError
+from karyostudio.io.geometry_checks import CLIP_SLACK, checked_polygon
 from karyostudio.io.images import image_key
 
 # Folders that hold the images of a VOC tree: Taichung's (spelled JEPG upstream) and VOC's own.
@@ -117,14 +118,25 @@ def _read_object(obj: ET.Element, where: str, path: Path, size: tuple[int, int] 
         return None
     xmin, ymin, xmax, ymax = (_number(box, tag, path, where) for tag in ("xmin", "ymin", "xmax", "ymax"))
     x0, y0, x1, y1 = xmin - 1.0, ymin - 1.0, xmax, ymax
+    if xmax < xmin or ymax < ymin:
+        skipped.append(f"{where}: box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area (xmin > xmax "
+                       "or ymin > ymax); skipped")
+        return None
     if size is not None:
         width, height = size
+        beyond = x0 < -CLIP_SLACK or y0 < -CLIP_SLACK or x1 > width + CLIP_SLACK or y1 > height + CLIP_SLACK
         x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
         y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+        if beyond and x1 > x0 and y1 > y0:  # a pixel or two past the border is common and harmless
+            skipped.append(f"{where}: box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) reaches outside the "
+                           f"{width} x {height} image; clipped to the image")
     if x1 <= x0 or y1 <= y0:
         skipped.append(f"{where}: box ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area inside the image; skipped")
         return None
-    return dict(polygon=box_to_polygon((x0, y0, x1, y1)), label=label, attributes={BOX_ONLY: True})
+    polygon = checked_polygon(box_to_polygon((x0, y0, x1, y1)), size, where, skipped, box_only=True)
+    if polygon is None:
+        return None
+    return dict(polygon=polygon, label=label, attributes={BOX_ONLY: True})
 
 
 @functools.lru_cache(maxsize=256)

@@ -124,3 +124,30 @@ def test_a_rotated_jpeg_opens_upright_and_the_saved_file_says_so(window, tmp_pat
     assert (data["imageWidth"], data["imageHeight"]) == (40, 100)
     assert data[ORIENTATION_KEY]["exifOrientation"] == 6 and data[ORIENTATION_KEY]["applied"] is True
     assert os.path.basename(data["imagePath"]) == "phone.jpg"
+
+
+def test_screenshot_to_a_write_protected_path_is_a_one_line_error(image_file, tmp_path):
+    import argparse
+
+    from karyostudio.cli import CommandError
+    from karyostudio.cli import gui as gui_command
+
+    parser = argparse.ArgumentParser()
+    gui_command.add_arguments(parser)
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(CommandError, match="cannot write the screenshot: .*write-protected"):
+            gui_command.run(parser.parse_args([str(image_file), "--screenshot", str(folder / "shot.png")]))
+    finally:
+        folder.chmod(0o755)
+    shot = tmp_path / "kept.png"
+    shot.write_bytes(b"old")
+    shot.chmod(0o444)
+    try:
+        with pytest.raises(CommandError, match="write-protected"):
+            gui_command.run(parser.parse_args([str(image_file), "--screenshot", str(shot)]))
+    finally:
+        shot.chmod(0o644)
+    assert shot.read_bytes() == b"old"

@@ -69,3 +69,16 @@ def ask_yes_no(parent: QWidget | None, title: str, text: str) -> bool:
     buttons = QMessageBox.StandardButton
     answer = QMessageBox.question(parent, title, text, buttons.Yes | buttons.No, buttons.Yes)
     return answer == buttons.Yes
+
+
+def show_reader_warnings(parent: QWidget | None, source: str, lines: list[str], shown: int = 12) -> None:
+    """The one dialog for what the readers reported (skipped, clipped, repaired shapes) on opening ``source``."""
+    from karyostudio.io.reader_warnings import count_skipped, warnings_text
+
+    if not lines:
+        return
+    skipped = count_skipped(lines)
+    title = "Some outlines were skipped" if skipped else "Some outlines were changed on reading"
+    show_warning(parent, title, f"{source}: {skipped} shape(s) could not be read and were skipped, "
+                                f"{len(lines) - skipped} were clipped, repaired or otherwise reported:\n\n"
+                                + warnings_text(lines, shown))

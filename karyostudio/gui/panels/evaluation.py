@@ -154,8 +154,13 @@ class EvaluationPanel(QWidget):
         if not path or not model_name:
             self.status.setText("choose a model and the ground truth first")
             return False
+        from karyostudio.gui.dialogs.messages import show_reader_warnings
+        from karyostudio.io.reader_warnings import reader_warnings, require_instances
+
         try:
             gt = load_annotation_set(path)
+            show_reader_warnings(self, f"ground truth {Path(path).name}", reader_warnings(gt))
+            require_instances(gt, path, "ground truth")
         except (FormatError, OSError) as exc:
             self.status.setText(f"cannot read the ground truth: {exc}")
             return False

@@ -186,8 +186,10 @@ class TrainingPanel(QWidget):
         self._set_status(f"training {config.name} ({config.family}) into {config.out_dir}")
 
         def work(post: Post, cancel: CancelToken):
+            from karyostudio.training.data_check import check_training_data
             from karyostudio.training.engine import fit
 
+            check_training_data(config)  # refuses data whose every label is unknown
             return fit(config, callbacks=[_PostingCallbacks(post)], cancel=cancel)
 
         return self.runner.start(work)
