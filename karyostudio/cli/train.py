@@ -78,7 +78,7 @@ def preflight(config: TrainConfig) -> None:
         check_writable_folder(config.out_dir)
     except FormatError as exc:
         raise CommandError(f"cannot write the training run: {exc}") from None
-    remove_stale_temp_files(config.out_dir)
+    remove_stale_temp_files(config.out_dir, depth=2)  # checkpoints, export/
     try:
         checks = check_training_data(config)
     except NoTrainingData as exc:

@@ -114,21 +114,25 @@ def _writable(folder: Path) -> bool:
     return bool(folder.stat().st_mode & stat.S_IWUSR) and os.access(folder, os.W_OK | os.X_OK)
 
 
-def remove_stale_temp_files(folder: str | Path, *, now: float | None = None) -> list[Path]:
+def remove_stale_temp_files(folder: str | Path, *, now: float | None = None, depth: int = 0) -> list[Path]:
     """Remove temporary files of our own pattern left in ``folder`` by writers that were killed.
 
     A file is stale when its writer's process is gone, or when it has not changed for
     STALE_TEMP_AGE_S (a reused process id, another machine, a name without a process id).
+    ``depth`` > 0 also cleans subfolders that deep (a training run's checkpoints and export).
     Returns the removed files; files that cannot be removed are left alone.
     """
     folder = Path(folder)
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for entry in entries:
+        if depth > 0 and entry.is_dir(follow_symlinks=False):
+            removed += remove_stale_temp_files(entry.path, now=now, depth=depth - 1)
+            continue
         match = _TEMP_NAME.match(entry.name)
         if match is None or not entry.is_file(follow_symlinks=False):
             continue

@@ -192,3 +192,17 @@ def test_write_protected_result_file_is_an_error_row_and_kept(tmp_path, fake_mod
     [row] = _summary(out)
     assert row["status"] == "error" and "write-protected" in row["error"]
     assert (out / "a.json").read_text() == "{}"
+
+
+def test_training_run_folders_are_cleaned_of_stale_temp_files_too(tmp_path):
+    from karyostudio.io.atomic import remove_stale_temp_files
+
+    run = tmp_path / "run"
+    (run / "export").mkdir(parents=True)
+    stale = [run / ".last.pt.999999998-abcdefgh.tmp", run / "export" / ".tiny.pt.999999997-abcdefgh.tmp"]
+    for path in stale:
+        path.write_bytes(b"x" * 136)
+    kept = run / "last.pt"
+    kept.write_bytes(b"checkpoint")
+    assert sorted(remove_stale_temp_files(run, depth=2)) == sorted(stale)
+    assert kept.exists() and not any(p.exists() for p in stale)
