@@ -206,3 +206,28 @@ def test_training_run_folders_are_cleaned_of_stale_temp_files_too(tmp_path):
     kept.write_bytes(b"checkpoint")
     assert sorted(remove_stale_temp_files(run, depth=2)) == sorted(stale)
     assert kept.exists() and not any(p.exists() for p in stale)
+
+
+def test_predict_applies_exif_orientation_and_records_it(tmp_path, fake_model):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from karyostudio.io.images import ORIENTATION_KEY
+
+    stored = np.full((80, 120), 220, np.uint8)  # wide as stored, tall as shown (orientation 6)
+    stored[10:20, 10:60] = 30
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(stored).save(buffer, format="JPEG", exif=exif, quality=100)
+    (tmp_path / "phone.jpg").write_bytes(buffer.getvalue())
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "phone.jpg"), "--out", str(out), "--model", "fake"]) == 0
+    data = json.loads((out / "phone.json").read_text())
+    assert (data["imageWidth"], data["imageHeight"]) == (80, 120)
+    assert data[ORIENTATION_KEY]["exifOrientation"] == 6
+    [shape] = data["shapes"]
+    xs, ys = zip(*shape["points"])
+    assert max(ys) - min(ys) > max(xs) - min(xs)  # the dark bar stands upright, as labelme shows it

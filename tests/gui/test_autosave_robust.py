@@ -151,3 +151,29 @@ def test_screenshot_to_a_write_protected_path_is_a_one_line_error(image_file, tm
     finally:
         shot.chmod(0o644)
     assert shot.read_bytes() == b"old"
+
+
+def _labelme_with_unknown_labels(path: Path, labels: list[str]) -> Path:
+    shapes = [{"label": lb, "points": square(10 + 30 * k, 10, 20).tolist(), "shape_type": "polygon"}
+              for k, lb in enumerate(labels)]
+    path.write_text(json.dumps({"version": "5.5.0", "shapes": shapes, "imagePath": "", "imageData": None,
+                                "imageHeight": 160, "imageWidth": 200}))
+    return path
+
+
+def test_opening_a_file_with_unknown_labels_shows_the_reader_warnings(window, tmp_path, messages):
+    path = _labelme_with_unknown_labels(tmp_path / "cell.json", ["1", "-1", "chr1", "2"])
+    assert window.files.open_path(path)
+    [text] = messages.warnings
+    assert "2 shape(s) could not be read" in text and "'-1'" in text and "'chr1'" in text
+    assert sorted(i.label for i in window.session.document) == ["1", "2"]
+
+
+def test_evaluation_panel_shows_reader_warnings_and_refuses_all_unknown(window, tmp_path, messages):
+    panel = window.lab.evaluation
+    panel.refresh_models()
+    gt = _labelme_with_unknown_labels(tmp_path / "gt.json", ["-1", "119"])
+    panel.gt.setText(str(gt))
+    assert not panel.start()
+    assert "every one of the 2 shape(s) of the ground truth was skipped" in panel.status.text()
+    assert messages.warnings and "'119'" in messages.warnings[-1]
