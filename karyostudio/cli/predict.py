@@ -3,9 +3,11 @@
 For every image (folders are expanded to their supported image files, sorted) it writes, into
 --out: ``<stem>.json`` (labelme polygons with labels and scores; imagePath relative to the JSON
 file), ``<stem>_karyogram.png`` (unless --no-karyogram), and ``summary.csv`` with one row per
-image (image, count, karyotype, seconds, status, error). count is the number of predicted
-outlines, unsplit clusters included; karyotype counts single chromosomes only (see
-karyostudio.models.base.prediction_karyotype).
+image (image, count, named, unnamed, clusters, karyotype, seconds, status, error). count is the
+cell's chromosome count, the number its karyotype starts with: named plus unnamed single
+chromosomes (karyostudio.core.cell_count); unsplit clusters are reported in their own column and
+counted in neither. The karyogram is the app's page layout (karyostudio.render.karyogram_image):
+clusters and unnamed outlines are left out of its rows and named in its header.
 
 summary.csv describes the whole folder and never misses a written result: an image's row is
 written before its JSON file appears, and every run starts by reconciling the summary with the
@@ -34,12 +36,13 @@ from tqdm import tqdm
 
 from karyostudio.cli import CommandError
 from karyostudio.core.annotated_image import ImageAnnotations
+from karyostudio.core.cell_count import count_cell
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.io.atomic import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES, image_key, orientation_extra, read_image
 from karyostudio.io.labelme import load_json, write_labelme
-from karyostudio.models.base import Predictor, prediction_karyotype
+from karyostudio.models.base import Predictor
 from karyostudio.models.manifest import ManifestError
 # The registry imports model families (and torch) only when a model is loaded.
 from karyostudio.models.registry import DEFAULT_MODEL, DeviceUnavailableError, UnknownModelError, load_predictor
@@ -54,11 +57,17 @@ DEFAULT_SPLITTER = "chromseg-cpu"  # karyostudio.models.overlap.stage.DEFAULT_SP
 @dataclass
 class SummaryRow:
     image: str
-    count: int | str
+    count: int | str  # chromosomes: named + unnamed (the karyotype's number)
+    named: int | str
+    unnamed: int | str
+    clusters: int | str
     karyotype: str
     seconds: float
     status: str  # "ok" or "error"
     error: str
+
+
+_OLD_COLUMNS = ["image", "count", "karyotype", "seconds", "status", "error"]  # before named/unnamed/clusters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -176,12 +185,15 @@ def predict_one(predictor: Predictor, path: Path, key: str, out: Path, *, karyog
         image = read_image(path)
         with token.interruptible():  # the time limit also stops a stage that never checks its token
             instances = predictor.predict(image, progress=progress, cancel=token)
-            karyotype = prediction_karyotype(instances)
-            picture = render_karyogram(image, instances, title=path.name, karyotype=karyotype) if karyogram else None
+            counted = count_cell(instances)
+            picture = render_karyogram(image, instances, title=path.name, karyotype=counted.karyotype) \
+                if karyogram else None
         token.dispose()
         height, width = image.shape[:2]
-        row = SummaryRow(str(path), len(instances), karyotype, _elapsed(start), "ok", "")
-        marker = {"image": row.image, "count": row.count, "karyotype": row.karyotype, "seconds": row.seconds,
+        row = SummaryRow(str(path), counted.chromosomes, counted.named, counted.unnamed, counted.clusters,
+                         counted.karyotype, _elapsed(start), "ok", "")
+        marker = {"image": row.image, "count": row.count, "named": row.named, "unnamed": row.unnamed,
+                  "clusters": row.clusters, "karyotype": row.karyotype, "seconds": row.seconds,
                   "model": getattr(predictor, "name", "")}
         # write_labelme stores imagePath relative to the JSON file's folder.
         annotations = ImageAnnotations(key=key, instances=instances, image_path=path.resolve(),
@@ -194,14 +206,14 @@ def predict_one(predictor: Predictor, path: Path, key: str, out: Path, *, karyog
             summary.write()
         write_labelme(out / f"{key}.json", annotations)
     except FormatError as exc:  # unreadable image, unwritable output: the message says it all
-        row = SummaryRow(str(path), "", "", _elapsed(start), "error", str(exc))
+        row = SummaryRow(str(path), "", "", "", "", "", _elapsed(start), "error", str(exc))
     except Cancelled as exc:  # the time limit
-        row = SummaryRow(str(path), "", "", _elapsed(start), "error", str(exc))
+        row = SummaryRow(str(path), "", "", "", "", "", _elapsed(start), "error", str(exc))
     except MemoryError:
-        row = SummaryRow(str(path), "", "", _elapsed(start), "error", "out of memory: the image is too large "
-                                                                      "or holds too many objects for this machine")
+        row = SummaryRow(str(path), "", "", "", "", "", _elapsed(start), "error",
+                         "out of memory: the image is too large or holds too many objects for this machine")
     except Exception as exc:  # noqa: BLE001 - one bad image must not end a long batch; it is reported
-        row = SummaryRow(str(path), "", "", _elapsed(start), "error", f"{type(exc).__name__}: {exc}")
+        row = SummaryRow(str(path), "", "", "", "", "", _elapsed(start), "error", f"{type(exc).__name__}: {exc}")
     finally:
         token.dispose()
     if summary is not None and (row.status != "ok" or summary.rows.get(key) is not row):
@@ -257,8 +269,9 @@ def _row_from_result(json_path: Path) -> SummaryRow | None:
     marker = data.get(PREDICTION_KEY) if isinstance(data, dict) else None
     if not isinstance(marker, dict) or not isinstance(marker.get("image"), str):
         return None
-    return SummaryRow(marker["image"], marker.get("count", ""), str(marker.get("karyotype", "")),
-                      marker.get("seconds", ""), "ok", "")
+    return SummaryRow(marker["image"], marker.get("count", ""), marker.get("named", ""), marker.get("unnamed", ""),
+                      marker.get("clusters", ""), str(marker.get("karyotype", "")), marker.get("seconds", ""), "ok",
+                      "")
 
 
 def read_summary(path: Path) -> list[SummaryRow]:
@@ -267,7 +280,7 @@ def read_summary(path: Path) -> list[SummaryRow]:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             names = [f.name for f in fields(SummaryRow)]
-            if reader.fieldnames != names:
+            if reader.fieldnames not in (names, _OLD_COLUMNS):  # an older summary gains empty columns
                 return []
             return [SummaryRow(**{n: r.get(n) or "" for n in names}) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error):

@@ -31,16 +31,18 @@ _GROUP_OF = {name: g for g, members in DENVER_GROUPS.items() for name in members
 _GROUP_OF["X"] = "C"
 _GROUP_OF["Y"] = "G"
 
-# Karyogram rows in the conventional layout: 1-3 / 4-5 / 6-12 + X / 13-15 / 16-18 / 19-20 / 21-22 + Y.
-KARYOGRAM_ROWS: tuple[tuple[str, ...], ...] = (
-    ("1", "2", "3"),
-    ("4", "5"),
-    ("6", "7", "8", "9", "10", "11", "12", "X"),
-    ("13", "14", "15"),
-    ("16", "17", "18"),
-    ("19", "20"),
-    ("21", "22", "Y"),
+# The clinical karyogram layout (ISCN figures, CytoVision, Ikaros): four rows of Denver groups,
+#   1 2 3 | 4 5  /  6 7 8 9 10 11 12  /  13 14 15 | 16 17 18  /  19 20 | 21 22 | X Y
+# Each row is a tuple of groups; groups are drawn with a wider gap between them.
+KARYOGRAM_GROUPS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("1", "2", "3"), ("4", "5")),
+    (("6", "7", "8", "9", "10", "11", "12"),),
+    (("13", "14", "15"), ("16", "17", "18")),
+    (("19", "20"), ("21", "22"), ("X", "Y")),
 )
+# The same rows without the group structure.
+KARYOGRAM_ROWS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(name for group in row for name in group) for row in KARYOGRAM_GROUPS)
 
 
 class UnknownLabelError(ValueError):

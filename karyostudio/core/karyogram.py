@@ -1,8 +1,10 @@
-"""Karyogram layout (pure data): which instance goes in which row and slot.
+"""Karyogram slots (pure data): which instance goes in which row and slot.
 
-Rows follow the conventional arrangement 1-3 / 4-5 / 6-12 + X / 13-15 / 16-18 / 19-20 /
-21-22 + Y. Each slot holds the instances of one class, homologues side by side; unnamed
-instances are listed apart so a reviewer sees them. Rendering lives elsewhere.
+Rows follow the clinical layout (karyostudio.core.classes.KARYOGRAM_GROUPS): 1-3 | 4-5 /
+6-12 / 13-15 | 16-18 / 19-20 | 21-22 | X Y. Each slot holds the named single chromosomes of
+one class, homologues side by side. Unnamed chromosomes, clusters and other objects never go
+into a slot: they are listed apart (``unassigned``) so a reviewer sees them. Geometry lives in
+karyostudio.render.karyogram_layout.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from karyostudio.core.cell_count import CLUSTER, CHROMOSOME, object_kind
 from karyostudio.core.classes import KARYOGRAM_ROWS
 from karyostudio.core.instance import Instance
 
@@ -19,16 +22,11 @@ class Slot:
     name: str
     instance_ids: list[int] = field(default_factory=list)
 
-    @property
-    def expected(self) -> int:
-        """Copies expected in a normal cell (sex chromosomes vary: 2 for X in XX, 1 each in XY)."""
-        return 2
-
 
 @dataclass
 class KaryogramLayout:
     rows: list[list[Slot]]
-    unassigned: list[int]
+    unassigned: list[int]  # unnamed chromosomes, then clusters, then other objects
 
     def slot(self, name: str) -> Slot:
         for row in self.rows:
@@ -38,23 +36,26 @@ class KaryogramLayout:
         raise KeyError(name)
 
 
-def layout_karyogram(instances: Iterable[Instance]) -> KaryogramLayout:
-    """Group instances by class into karyogram rows.
+def slot_order(inst: Instance) -> tuple[float, int]:
+    """Within a slot: descending score (manual and reviewed ones first), then id, so the order is
+    stable while a person edits."""
+    return (-(inst.score if inst.score is not None else 2.0), inst.id)
 
-    Within a slot, instances are ordered by descending score (manual ones first), then by
-    id, so the layout is stable while a person edits.
-    """
+
+def layout_karyogram(instances: Iterable[Instance]) -> KaryogramLayout:
+    """Group instances by class into karyogram rows; everything not placeable goes to unassigned."""
     instances = list(instances)
     rows = [[Slot(name) for name in row] for row in KARYOGRAM_ROWS]
     by_name = {slot.name: slot for row in rows for slot in row}
-
-    def order(inst: Instance) -> tuple[float, int]:
-        return (-(inst.score if inst.score is not None else 2.0), inst.id)
-
-    unassigned = []
-    for inst in sorted(instances, key=order):
-        if inst.label is None:
-            unassigned.append(inst.id)
-        else:
+    unnamed, clusters, other = [], [], []
+    for inst in sorted(instances, key=slot_order):
+        kind = object_kind(inst)
+        if kind == CHROMOSOME and inst.label is not None:
             by_name[inst.label].instance_ids.append(inst.id)
-    return KaryogramLayout(rows=rows, unassigned=unassigned)
+        elif kind == CHROMOSOME:
+            unnamed.append(inst.id)
+        elif kind == CLUSTER:
+            clusters.append(inst.id)
+        else:
+            other.append(inst.id)
+    return KaryogramLayout(rows=rows, unassigned=unnamed + sorted(clusters) + sorted(other))

@@ -1,10 +1,12 @@
-"""Render a karyogram image: every chromosome cut out, stood upright and placed in its class slot.
+"""Render a karyogram image (numpy, no Qt): the page of karyostudio.render.karyogram_layout.
 
-Rows follow karyostudio.core.karyogram (1-3 / 4-5 / 6-12 + X / 13-15 / 16-18 / 19-20 /
-21-22 + Y); homologues stand side by side above their class label; unnamed instances and
-clusters fill a final row. One scale factor applies to the whole karyogram so relative
-chromosome lengths stay true. The long axis is made vertical, but which arm points up is not
-decided (that needs centromere detection), so a chromosome may stand upside down.
+What ``karyostudio predict`` writes as ``<image>_karyogram.png``, laid out exactly like the app's
+karyogram view and its exports: the clinical four-row layout on an A4-landscape page, every
+chromosome cut out with its own outline, upright with the p arm up (where the data or the width
+profile says which end is p), straightened where bent, at the cell's one common scale, contrast
+stretched between the darkest bands and the slide (karyostudio.render.contrast). Unnamed
+chromosomes, clusters and other objects are left out of the rows; ``include_unplaced`` lists
+them in a band at the bottom. The header names the cell, its karyotype and its counts.
 """
 
 from __future__ import annotations
@@ -15,25 +17,22 @@ from typing import Iterable
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
+from karyostudio.core.cell_count import count_cell, is_chromosome
 from karyostudio.core.instance import Instance
 from karyostudio.core.karyogram import layout_karyogram
 from karyostudio.io.atomic import atomic_write_bytes
-from karyostudio.render.cutout import WHITE, to_gray_uint8, upright_cutout
+from karyostudio.render.contrast import chromosome_levels, stretch_lut
+from karyostudio.render.cutout import WHITE, to_gray_uint8
+from karyostudio.render.karyogram_layout import CAPTION_FONT, HEADER_FONT, PageLayout, Piece, layout_page
+from karyostudio.render.straighten import AUTO, Strip, chromosome_strip
+from karyostudio.synth.ideogram import STAIN_DARKNESS, load_ideograms
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-LABEL_FONT_SCALE = 0.5
-TITLE_FONT_SCALE = 0.6
-TEXT_COLOR = (0, 0, 0)
-UNASSIGNED_COLOR = (200, 0, 0)
-HOMOLOGUE_GAP = 4
-SLOT_PAD = 10
-ROW_GAP = 14
-MARGIN = 12
-LABEL_HEIGHT = 18
-MIN_SLOT_WIDTH = 24
-MIN_ROW_HEIGHT = 10
-DEFAULT_TALLEST = 140  # pixels the longest chromosome gets when the scale is automatic
+DEFAULT_WIDTH_PX = 1754  # A4 landscape at 150 dpi
+TEXT = (0, 0, 0)
+ABNORMAL = (190, 0, 0)
+PLACEHOLDER = (150, 150, 150)
 
 
 @dataclass
@@ -41,87 +40,161 @@ class Karyogram:
     """The rendered image plus where things went (for tests and clickable views)."""
 
     image: np.ndarray  # H x W x 3 uint8 RGB
-    scale: float
+    scale: float  # output pixels per image pixel (one for every chromosome in the rows)
     placements: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)  # id -> (x0, y0, x1, y1)
     slots: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)  # class -> slot box
+    unplaced: list[int] = field(default_factory=list)  # ids left out of the rows
+    layout: PageLayout | None = None
 
 
-@dataclass
-class _Item:
-    instance_id: int
-    pixels: np.ndarray
-    label: str  # text under it in the unassigned row; slot items use the slot's label
-
-
-def render_karyogram(image: np.ndarray, instances: Iterable[Instance], *, title: str | None = None,
-                     karyotype: str | None = None, scale: float | None = None) -> np.ndarray:
-    """Karyogram of ``instances`` cut from ``image`` as an RGB uint8 array (white background)."""
-    return compose_karyogram(image, instances, title=title, karyotype=karyotype, scale=scale).image
+def render_karyogram(image: np.ndarray, instances: Iterable[Instance], **options) -> np.ndarray:
+    """Karyogram of ``instances`` cut from ``image`` as an RGB uint8 array (white page)."""
+    return compose_karyogram(image, instances, **options).image
 
 
 def compose_karyogram(image: np.ndarray, instances: Iterable[Instance], *, title: str | None = None,
-                      karyotype: str | None = None, scale: float | None = None) -> Karyogram:
-    """Like render_karyogram, also returning each chromosome's and each slot's box.
-
-    scale multiplies image pixels; None picks one so the longest chromosome is
-    DEFAULT_TALLEST pixels high (never more than 3x enlarged).
-    """
+                      karyotype: str | None = None, ideograms: bool = False, include_unplaced: bool = False,
+                      straighten: bool | str = AUTO, width_px: int = DEFAULT_WIDTH_PX) -> Karyogram:
+    """Like render_karyogram, also returning each chromosome's and each slot's box."""
     gray = to_gray_uint8(image)
     instances = list(instances)
     by_id = {inst.id: inst for inst in instances}
-    cutouts = {inst.id: c for inst in instances if (c := upright_cutout(gray, inst)) is not None}
-    if scale is None:
-        tallest = max((c.shape[0] for c in cutouts.values()), default=DEFAULT_TALLEST)
-        scale = min(3.0, DEFAULT_TALLEST / tallest)
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    cutouts = {i: _rescale(c, scale) for i, c in cutouts.items()}
+    slots = layout_karyogram(instances)
+    placed_ids = [i for row in slots.rows for slot in row for i in slot.instance_ids]
+    wanted = placed_ids + (slots.unassigned if include_unplaced else [])
+    strips = {i: s for i in wanted if (s := chromosome_strip(gray, by_id[i], straighten=straighten)) is not None}
+    lut = stretch_lut(chromosome_levels(gray, [inst.polygon for inst in instances if is_chromosome(inst)]))
+    pieces = [_piece(i, by_id[i].label, strips[i]) for i in placed_ids if i in strips]
+    unplaced = [_piece(i, None, strips[i]) for i in slots.unassigned if i in strips] if include_unplaced else []
+    page = layout_page(pieces, unplaced, ideograms=ideograms)
+    ppu = width_px / page.width
+    height_px = int(round(page.height * ppu))
+    canvas = np.full((height_px, width_px, 3), WHITE, dtype=np.uint8)
+    result = Karyogram(canvas, page.scale * ppu, unplaced=list(slots.unassigned), layout=page)
 
-    layout = layout_karyogram(instances)
-    rows: list[list[tuple[str, list[_Item]]]] = []
-    for row in layout.rows:
-        rows.append([(slot.name, [_Item(i, cutouts[i], slot.name) for i in slot.instance_ids if i in cutouts])
-                     for slot in row])
-    unassigned = [_Item(i, cutouts[i], "cluster" if by_id[i].attributes.get("cluster") else "?")
-                  for i in layout.unassigned if i in cutouts]
-
-    header = "   ".join(t for t in (title, karyotype) if t)
-    header_h = (_text_size(header, TITLE_FONT_SCALE)[1] + ROW_GAP) if header else 0
-    width = max([_row_width(r) for r in rows] + [_text_size(header, TITLE_FONT_SCALE)[0] if header else 0])
-    # Unnamed instances get their own slots, wrapped into as many rows as the width needs.
-    unassigned_rows = _wrap([(item.label, [item]) for item in unassigned], width)
-    width = max([width] + [_row_width(r) for r in unassigned_rows])
-    all_rows = rows + unassigned_rows
-    height = MARGIN + header_h + sum(_row_height(r) + ROW_GAP for r in all_rows) - ROW_GAP + MARGIN
-    canvas = np.full((height, width + 2 * MARGIN, 3), WHITE, dtype=np.uint8)
-    result = Karyogram(image=canvas, scale=scale)
-    if header:
-        _put_text(canvas, header, (MARGIN, MARGIN), TITLE_FONT_SCALE, TEXT_COLOR)
-
-    y = MARGIN + header_h
-    for index, row in enumerate(all_rows):
-        is_unassigned = index >= len(rows)
-        row_h = _row_height(row)
-        x = MARGIN + (width - _row_width(row)) // 2
-        for name, items in row:
-            slot_w = _slot_width(name, items)
-            content_w = sum(it.pixels.shape[1] for it in items) + HOMOLOGUE_GAP * max(0, len(items) - 1)
-            cx = x + (slot_w - content_w) // 2
-            baseline = y + row_h - LABEL_HEIGHT  # chromosomes stand on this line
-            for item in items:
-                h, w = item.pixels.shape
-                top = baseline - h
-                canvas[top:baseline, cx:cx + w] = item.pixels[..., None]
-                result.placements[item.instance_id] = (cx, top, cx + w, baseline)
-                cx += w + HOMOLOGUE_GAP
-            text_w = _text_size(name, LABEL_FONT_SCALE)[0]
-            _put_text(canvas, name, (x + (slot_w - text_w) // 2, baseline + 4), LABEL_FONT_SCALE,
-                      UNASSIGNED_COLOR if is_unassigned else TEXT_COLOR)
-            if not is_unassigned:
-                result.slots[name] = (x, y, x + slot_w, y + row_h)
-            x += slot_w
-        y += row_h + ROW_GAP
+    for piece in pieces + unplaced:
+        x, y, w, h = (v * ppu for v in page.box_of(piece.id))
+        result.placements[piece.id] = _paste(canvas, strips[piece.id], lut, x, y, w, h)
+    for slot in page.slots:
+        if slot.ideogram is not None:
+            _ideogram(canvas, slot.name, *(v * ppu for v in slot.ideogram))
+    text = _Text(canvas)  # text and lines after every numpy drawing: flush() writes its copy back
+    for slot in page.slots:
+        x, y, w, h = slot.rect
+        result.slots[slot.name] = (int(x * ppu), int(y * ppu), int((x + w) * ppu), int((y + h) * ppu))
+        line_y = int(round(slot.line_y * ppu))
+        text.line((x + w * 0.12) * ppu, line_y, (x + w * 0.88) * ppu, line_y, max(1, int(ppu * 3)))
+        text.centred(slot.caption, (x + w / 2) * ppu, line_y + 4 * ppu, CAPTION_FONT * ppu,
+                     ABNORMAL if slot.abnormal else TEXT)
+        for box in slot.placeholders:
+            text.dashed_box(*(v * ppu for v in box))
+    for piece_id in page.extra:
+        x0, y0, x1, _ = result.placements[piece_id]
+        text.centred("+", (x0 + x1) / 2, y0 - CAPTION_FONT * ppu * 1.1, CAPTION_FONT * ppu, ABNORMAL)
+    counts = count_cell(instances)
+    lines = ["   ".join(t for t in (title, karyotype) if t), counts.text()]
+    hx, hy, _, _ = page.header
+    for k, line in enumerate(t for t in lines if t):
+        text.left(line, hx * ppu, (hy + k * HEADER_FONT * 1.35) * ppu, HEADER_FONT * ppu, TEXT)
+    if page.unplaced_band is not None:
+        bx, by, _, _ = page.unplaced_band
+        text.left("Not placed in the karyogram: " + _unplaced_text(instances, slots.unassigned), bx * ppu,
+                  by * ppu, CAPTION_FONT * ppu, ABNORMAL)
+    text.flush()
     return result
+
+
+def _piece(instance_id: int, label: str | None, strip: Strip) -> Piece:
+    h, w = strip.shape
+    return Piece(instance_id, label, float(w), float(h), strip.centromere)
+
+
+def _unplaced_text(instances: list[Instance], ids: list[int]) -> str:
+    chosen = set(ids)
+    count = count_cell(inst for inst in instances if inst.id in chosen)
+    parts = ([f"{count.unnamed} unnamed"] if count.unnamed else []) + \
+            ([f"{count.clusters} cluster(s)"] if count.clusters else []) + \
+            ([f"{count.other} other object(s)"] if count.other else [])
+    return ", ".join(parts) or "nothing"
+
+
+def _paste(canvas: np.ndarray, strip: Strip, lut: np.ndarray, x: float, y: float, w: float, h: float
+           ) -> tuple[int, int, int, int]:
+    """Composite the strip (stretched, resized to w x h) onto the canvas; returns its box."""
+    size = (max(1, int(round(w))), max(1, int(round(h))))
+    shrink = size[0] < strip.shape[1]
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+    fill = cv2.resize(lut[strip.fill], size, interpolation=interpolation).astype(np.float32)
+    alpha = np.clip(cv2.resize(strip.coverage, size, interpolation=interpolation).astype(np.float32) / 255.0, 0, 1)
+    x0, y0 = int(round(x)), int(round(y))
+    c0, r0 = max(0, -x0), max(0, -y0)
+    x1, y1 = min(canvas.shape[1], x0 + size[0]), min(canvas.shape[0], y0 + size[1])
+    if x1 <= max(x0, 0) or y1 <= max(y0, 0):
+        return x0, y0, x0 + size[0], y0 + size[1]
+    fill = fill[r0:r0 + y1 - max(y0, 0), c0:c0 + x1 - max(x0, 0)]
+    alpha = alpha[r0:r0 + y1 - max(y0, 0), c0:c0 + x1 - max(x0, 0)]
+    region = canvas[max(y0, 0):y1, max(x0, 0):x1].astype(np.float32)
+    blended = alpha[..., None] * np.clip(fill, 0, 255)[..., None] + (1.0 - alpha[..., None]) * region
+    canvas[max(y0, 0):y1, max(x0, 0):x1] = np.round(blended).astype(np.uint8)
+    return x0, y0, x0 + size[0], y0 + size[1]
+
+
+def _ideogram(canvas: np.ndarray, name: str, x: float, y: float, w: float, h: float) -> None:
+    ideogram = load_ideograms()[name]
+    length = ideogram.length_bp
+    for start, end, stain in zip(ideogram.starts, ideogram.ends, ideogram.stains):
+        top, bottom = y + h * float(start) / length, y + h * float(end) / length
+        if stain == "acen":
+            inset, colour = w * 0.3, (170, 60, 60)
+        elif stain == "stalk":
+            inset, colour = w * 0.35, (200, 200, 200)
+        else:
+            level = int(round(255 * (1.0 - STAIN_DARKNESS[stain])))
+            inset, colour = 0.0, (level, level, level)
+        cv2.rectangle(canvas, (int(round(x + inset)), int(round(top))),
+                      (int(round(x + w - inset)) - 1, max(int(round(bottom)) - 1, int(round(top)))), colour, -1)
+    cv2.rectangle(canvas, (int(round(x)), int(round(y))), (int(round(x + w)) - 1, int(round(y + h)) - 1),
+                  (60, 60, 60), 1)
+
+
+class _Text:
+    """Text and thin lines drawn with Pillow (anti-aliased) onto the numpy canvas, in one pass."""
+
+    def __init__(self, canvas: np.ndarray):
+        self.canvas = canvas
+        self.image = Image.fromarray(canvas)
+        self.draw = ImageDraw.Draw(self.image)
+        self._fonts: dict[int, ImageFont.ImageFont] = {}
+
+    def font(self, size: float):
+        key = max(6, int(round(size)))
+        if key not in self._fonts:
+            self._fonts[key] = ImageFont.load_default(size=key)
+        return self._fonts[key]
+
+    def left(self, text: str, x: float, y: float, size: float, colour) -> None:
+        self.draw.text((x, y), text, fill=colour, font=self.font(size))
+
+    def centred(self, text: str, cx: float, y: float, size: float, colour) -> None:
+        font = self.font(size)
+        x0, _, x1, _ = self.draw.textbbox((0, 0), text, font=font)
+        self.draw.text((cx - (x1 - x0) / 2 - x0, y), text, fill=colour, font=font)
+
+    def line(self, x0: float, y0: float, x1: float, y1: float, width: int) -> None:
+        self.draw.line([(x0, y0), (x1, y1)], fill=TEXT, width=width)
+
+    def dashed_box(self, x: float, y: float, w: float, h: float) -> None:
+        step = max(3.0, w / 4)
+        for a, b in (((x, y), (x + w, y)), ((x + w, y), (x + w, y + h)), ((x + w, y + h), (x, y + h)),
+                     ((x, y + h), (x, y))):
+            length = float(np.hypot(b[0] - a[0], b[1] - a[1]))
+            for t in np.arange(0.0, length, 2 * step):
+                s, e = t / length, min(t + step, length) / length
+                self.draw.line([(a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s),
+                                (a[0] + (b[0] - a[0]) * e, a[1] + (b[1] - a[1]) * e)], fill=PLACEHOLDER, width=1)
+
+    def flush(self) -> None:
+        self.canvas[...] = np.asarray(self.image)
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
@@ -133,49 +206,3 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
     if not ok:
         raise ValueError(f"could not encode an image of shape {array.shape} as PNG")
     atomic_write_bytes(path, encoded.tobytes())
-
-
-def _rescale(pixels: np.ndarray, scale: float) -> np.ndarray:
-    if scale == 1.0:
-        return pixels
-    h, w = pixels.shape
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-
-
-def _slot_width(name: str, items: list[_Item]) -> int:
-    content = sum(it.pixels.shape[1] for it in items) + HOMOLOGUE_GAP * max(0, len(items) - 1)
-    return max(content, _text_size(name, LABEL_FONT_SCALE)[0], MIN_SLOT_WIDTH) + 2 * SLOT_PAD
-
-
-def _row_width(row: list[tuple[str, list[_Item]]]) -> int:
-    return sum(_slot_width(name, items) for name, items in row)
-
-
-def _row_height(row: list[tuple[str, list[_Item]]]) -> int:
-    tallest = max((it.pixels.shape[0] for _, items in row for it in items), default=0)
-    return max(tallest, MIN_ROW_HEIGHT) + LABEL_HEIGHT
-
-
-def _wrap(slots: list[tuple[str, list[_Item]]], width: int) -> list[list[tuple[str, list[_Item]]]]:
-    rows: list[list[tuple[str, list[_Item]]]] = []
-    current: list[tuple[str, list[_Item]]] = []
-    for slot in slots:
-        if current and _row_width(current + [slot]) > width:
-            rows.append(current)
-            current = []
-        current.append(slot)
-    if current:
-        rows.append(current)
-    return rows
-
-
-def _text_size(text: str, font_scale: float) -> tuple[int, int]:
-    (w, h), baseline = cv2.getTextSize(text, FONT, font_scale, 1)
-    return w, h + baseline
-
-
-def _put_text(canvas: np.ndarray, text: str, top_left: tuple[int, int], font_scale: float,
-              color: tuple[int, int, int]) -> None:
-    (_, h), _ = cv2.getTextSize(text, FONT, font_scale, 1)
-    cv2.putText(canvas, text, (top_left[0], top_left[1] + h), FONT, font_scale, color, 1, cv2.LINE_AA)

@@ -4,13 +4,18 @@ Both modes sample the image along a centreline: each output row is one point of 
 each column a step along its normal. Upright mode uses a straight line through the outline's
 long axis (so the result is a plain rotation); straightened mode follows the chromosome's own
 centreline (``attributes["skeleton"]`` when the instance has one, else the longest path through
-the skeleton of its mask), so a bent chromosome comes out straight. Only pixels inside the
-instance's own outline are kept; the rest is white and masked out.
+the skeleton of its mask), so a bent chromosome comes out straight; "auto" straightens only the
+chromosomes that are bent (their centreline strays from the line between its ends), so straight
+ones keep the plain rotation. Only pixels inside the instance's own outline are kept; the rest is
+white and masked out. Sampling never mixes the white outside into the chromosome's edge pixels
+(the outside is filled with the nearest inside values first), and ``Strip.alpha`` gives an
+anti-aliased coverage, so a cut-out scaled or composited anywhere has no light halo.
 
 Which end goes up: the instance's ``skeleton`` / ``endpoints`` (p end first) or ``centromere``
 decide when present. Otherwise a guess: the narrowest point of the width profile away from the
 ends is taken as the centromere and the shorter arm put up (``Strip.p_arm_known`` is False).
-A reviewer's flips (karyostudio.core.orientation) are applied last.
+A reviewer's flips (karyostudio.core.orientation) are applied last. Where the instance's data
+places the centromere, ``Strip.centromere`` gives its row (for aligning homologues).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import distance_transform_edt, gaussian_filter1d
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
@@ -34,6 +39,9 @@ _PAD = 3  # pixels around the outline's box, so sampling near the edge stays ins
 _MIN_SKELETON_POINTS = 5
 _SMOOTH_SIGMA = 2.0  # px, centreline smoothing before sampling (pixel-grid skeletons zig-zag)
 _CONSTRICTION_DEPTH = 0.9  # a width dip below this share of the median width counts as a centromere
+BENT_MIN_PX = 3.0  # "auto" straightens a chromosome whose centreline strays this far from its chord ...
+BENT_RATIO = 0.1  # ... and at least this share of the chord's length
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -43,16 +51,31 @@ class Strip:
     pixels: np.ndarray
     mask: np.ndarray
     p_arm_known: bool  # the instance's data said which end is p; False when guessed
+    alpha: np.ndarray | None = None  # uint8 coverage 0..255 (anti-aliased mask); None: the mask
+    ink: np.ndarray | None = None  # uint8 gray with the outside filled from the nearest inside pixel
+    centromere: float | None = None  # row of the centromere when the instance's data gives it
+    straightened: bool = False
+
+    @property
+    def coverage(self) -> np.ndarray:
+        """uint8 alpha: the anti-aliased coverage, else the hard mask."""
+        return self.alpha if self.alpha is not None else np.where(self.mask, 255, 0).astype(np.uint8)
+
+    @property
+    def fill(self) -> np.ndarray:
+        """uint8 gray to composite with ``coverage`` (never white at the edges)."""
+        return self.ink if self.ink is not None else self.pixels
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.pixels.shape
 
 
-def chromosome_strip(gray: np.ndarray, instance: Instance, *, straighten: bool = False,
+def chromosome_strip(gray: np.ndarray, instance: Instance, *, straighten: bool | str = False,
                      orientation: Orientation | None = None) -> Strip | None:
     """The chromosome upright (optionally straightened); None when its outline covers no pixel.
 
+    straighten: False (a rotation), True (follow the centreline) or "auto" (only when bent).
     orientation defaults to the reviewer's correction stored on the instance.
     """
     if gray.ndim != 2:
@@ -62,26 +85,67 @@ def chromosome_strip(gray: np.ndarray, instance: Instance, *, straighten: bool =
         return None
     patch, mask, offset = crop
     line = _skeleton_centreline(instance, mask, offset) if straighten else None
+    if line is not None and straighten == AUTO and not is_bent(line):
+        line = None
+    straightened = line is not None
     if line is None:
         line = _axis_centreline(instance, mask)
     reverse = _p_end_is_last(instance, line + offset)
     half_width = _half_width(mask, line)
-    pixels, strip_mask = _sample(patch, mask, line, half_width)
+    ink, soft = _sample(_fill_outside(patch, mask), mask, line, half_width)
+    strip_mask = soft >= 0.5
+    pixels = np.where(strip_mask, ink, WHITE).astype(np.uint8)
+    rows = np.arange(len(line), dtype=np.float64)  # which centreline point each row shows
     known = reverse is not None
     if reverse is None:
         reverse = _guess_p_end_is_last(strip_mask)
+    layers = [pixels, strip_mask, ink, soft]
     if reverse:  # a turn by 180 degrees, not a mirror image
-        pixels, strip_mask = pixels[::-1, ::-1], strip_mask[::-1, ::-1]
+        layers, rows = [a[::-1, ::-1] for a in layers], rows[::-1]
     fix = orientation if orientation is not None else orientation_of(instance)
     if fix.flip_vertical:
-        pixels, strip_mask = pixels[::-1], strip_mask[::-1]
+        layers, rows = [a[::-1] for a in layers], rows[::-1]
     if fix.flip_horizontal:
-        pixels, strip_mask = pixels[:, ::-1], strip_mask[:, ::-1]
-    rows, cols = np.nonzero(strip_mask)
-    if len(rows) == 0:
+        layers = [a[:, ::-1] for a in layers]
+    pixels, strip_mask, ink, soft = layers
+    found_rows, found_cols = np.nonzero(strip_mask)
+    if len(found_rows) == 0:
         return None
-    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    return Strip(np.ascontiguousarray(pixels[box]), np.ascontiguousarray(strip_mask[box]), known)
+    r0, r1 = found_rows.min(), found_rows.max() + 1
+    box = (slice(r0, r1), slice(found_cols.min(), found_cols.max() + 1))
+    centromere = _centromere_row(instance, line + offset, rows[r0:r1])
+    alpha = np.round(np.clip(soft[box], 0.0, 1.0) * 255.0).astype(np.uint8)
+    return Strip(np.ascontiguousarray(pixels[box]), np.ascontiguousarray(strip_mask[box]), known,
+                 alpha=np.ascontiguousarray(alpha), ink=np.ascontiguousarray(ink[box]), centromere=centromere,
+                 straightened=straightened)
+
+
+def is_bent(line: np.ndarray) -> bool:
+    """True when a centreline strays from the chord between its ends (a bent chromosome)."""
+    chord = line[-1] - line[0]
+    length = float(np.hypot(*chord))
+    if length < 1e-6:
+        return False
+    normal = np.array([-chord[1], chord[0]]) / length
+    deviation = float(np.abs((line - line[0]) @ normal).max())
+    return deviation > max(BENT_MIN_PX, BENT_RATIO * length)
+
+
+def _fill_outside(patch: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The patch with every outside pixel set to its nearest inside pixel (no white at the edges)."""
+    if mask.all():
+        return patch
+    _, (rows, cols) = distance_transform_edt(~mask, return_indices=True)
+    return patch[rows, cols]
+
+
+def _centromere_row(instance: Instance, line: np.ndarray, rows: np.ndarray) -> float | None:
+    """The strip row showing the centromere the instance's data gives (None without one)."""
+    centromere = _points(instance.attributes.get("centromere"))
+    if centromere is None or len(centromere) != 1 or len(rows) == 0:
+        return None
+    index = _nearest_index(line, centromere[0])
+    return float(np.argmin(np.abs(rows - index)))
 
 
 def _crop(gray: np.ndarray, instance: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -201,6 +265,7 @@ def _half_width(mask: np.ndarray, line: np.ndarray) -> float:
 
 def _sample(patch: np.ndarray, mask: np.ndarray, line: np.ndarray, half_width: float
             ) -> tuple[np.ndarray, np.ndarray]:
+    """Gray values (uint8) and soft coverage (float 0..1) along the line, rows along it."""
     tangent = np.gradient(line, axis=0)
     if len(line) >= _MIN_SKELETON_POINTS:
         tangent = gaussian_filter1d(tangent, _SMOOTH_SIGMA, axis=0, mode="nearest")
@@ -211,10 +276,10 @@ def _sample(patch: np.ndarray, mask: np.ndarray, line: np.ndarray, half_width: f
     offsets = np.arange(-math.ceil(half_width), math.ceil(half_width) + 1, dtype=np.float64)
     coords = line[:, None, :] + offsets[None, :, None] * normal[:, None, :]
     map_x, map_y = coords[..., 0].astype(np.float32), coords[..., 1].astype(np.float32)
-    pixels = cv2.remap(patch, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=WHITE)
-    sampled = cv2.remap(mask.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                        borderValue=0).astype(bool)
-    return np.where(sampled, pixels, WHITE).astype(np.uint8), sampled
+    pixels = cv2.remap(patch, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    soft = cv2.remap(mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0.0)
+    return pixels.astype(np.uint8), soft
 
 
 # --- which end is p --------------------------------------------------------------------------------

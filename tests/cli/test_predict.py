@@ -154,3 +154,27 @@ def test_default_model_not_installed_says_where_it_looked(tmp_path, fake_model, 
     assert main(["predict", str(tmp_path / "one.png"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "default-cpu" in err and "not installed" in err and "no-repo-models" in err
+
+
+class ClusterPredictor(BoxPredictor):
+    """BoxPredictor whose last component is an unsplit cluster and the one before it unnamed."""
+
+    def predict(self, image, *, progress=None, cancel=None):
+        out = super().predict(image, progress=progress, cancel=cancel)
+        out[-1] = out[-1].with_(label=None, attributes={"cluster": True})
+        out[-2] = out[-2].with_(label=None)
+        return out
+
+
+def test_summary_count_agrees_with_the_karyotype_and_lists_clusters_apart(tmp_path, fake_model):
+    _cell(tmp_path / "c.png", 5)
+    fake_model["predictor"] = ClusterPredictor()
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "c.png"), "--out", str(out), "--model", "fake"]) == 0
+    row = _summary(out)[0]
+    assert (row["count"], row["named"], row["unnamed"], row["clusters"]) == ("4", "3", "1", "1")
+    assert row["karyotype"].split(",")[0] == row["count"] and row["karyotype"].endswith("+mar")
+    marker = json.loads((out / "c.json").read_text())["karyostudioPrediction"]
+    assert (marker["count"], marker["named"], marker["unnamed"], marker["clusters"]) == (4, 3, 1, 1)
+    karyogram = cv2.imread(str(out / "c_karyogram.png"))
+    assert karyogram.shape[1] > karyogram.shape[0]  # the landscape page

@@ -151,7 +151,7 @@ def test_summary_is_rebuilt_from_results_a_killed_run_did_not_list(tmp_path, fak
     # What a kill between a result and its row would leave (and a row whose result is gone).
     lines = (out / "summary.csv").read_text().splitlines()
     (out / "summary.csv").write_text("\n".join(line for line in lines if "b.png" not in line) + "\n"
-                                     + f'{tmp_path / "gone.png"},1,"45,X",0.1,ok,\n')
+                                     + f'{tmp_path / "gone.png"},1,1,0,0,"45,X",0.1,ok,\n')
     assert main(["predict", str(tmp_path / "c.png"), "--out", str(out), "--model", "fake"]) == 0
     rows = {Path(r["image"]).name: r for r in _summary(out)}
     assert set(rows) == {"a.png", "b.png", "c.png"}

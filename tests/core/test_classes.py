@@ -43,3 +43,15 @@ def test_voc_names_round_trip():
     for name in CLASS_NAMES:
         assert parse_label(voc_name(name), "voc") == name
     assert voc_name("1") == "A1" and voc_name("X") == "X" and voc_name("21") == "G21"
+
+
+def test_karyogram_groups_are_the_clinical_four_rows():
+    from karyostudio.core.classes import KARYOGRAM_GROUPS
+
+    assert KARYOGRAM_GROUPS == (
+        (("1", "2", "3"), ("4", "5")),
+        (("6", "7", "8", "9", "10", "11", "12"),),
+        (("13", "14", "15"), ("16", "17", "18")),
+        (("19", "20"), ("21", "22"), ("X", "Y")),
+    )
+    assert KARYOGRAM_ROWS == tuple(tuple(n for g in row for n in g) for row in KARYOGRAM_GROUPS)

@@ -12,7 +12,7 @@ from karyostudio.core.document import Document
 from karyostudio.core.history import History
 from karyostudio.core.instance import Instance
 from karyostudio.core.orientation import ORIENTATION_ATTRIBUTE, ChangeOrientation, Orientation, orientation_of
-from karyostudio.geometry.polygons import mask_to_polygon
+from karyostudio.geometry.polygons import mask_to_polygon, polygon_to_mask
 from karyostudio.render.straighten import chromosome_strip
 
 SIZE = 200
@@ -122,3 +122,34 @@ def test_change_orientation_is_one_undo_step_and_stores_nothing_by_default():
     assert orientation_of(doc.get(1)) == Orientation(True, False)
     with pytest.raises(ValueError, match="unknown orientation operation"):
         ChangeOrientation([1], "spin")
+
+
+def test_auto_straightens_only_bent_chromosomes():
+    image, corners, _, _ = _bar(30.0)
+    straight = chromosome_strip(image, Instance(id=1, polygon=corners), straighten="auto")
+    assert straight is not None and not straight.straightened
+    arc = np.zeros((SIZE, SIZE), np.uint8)
+    t = np.linspace(-1.0, 1.0, 50)
+    line = np.column_stack([100 + 70 * np.sin(t), 150 - 70 * np.cos(t)])
+    cv2.polylines(arc, [np.round(line).astype(np.int32)], False, 1, thickness=12)
+    bent = Instance(id=2, polygon=mask_to_polygon(arc.astype(bool)))
+    strip = chromosome_strip(np.where(arc > 0, 60, 255).astype(np.uint8), bent, straighten="auto")
+    assert strip.straightened and strip.shape[0] > 4 * strip.shape[1]
+
+
+def test_edges_never_blend_in_the_white_outside_and_alpha_is_soft():
+    corners = cv2.boxPoints(((100, 100), (16, 90), 33.0)).astype(np.float64)
+    image = np.where(polygon_to_mask(corners, (SIZE, SIZE)), 60, 255).astype(np.uint8)
+    strip = chromosome_strip(image, Instance(id=1, polygon=corners))
+    covered = strip.coverage > 0
+    assert strip.fill[covered].max() <= 90  # the rim keeps the chromosome's own gray
+    assert ((strip.coverage > 0) & (strip.coverage < 255)).any()  # anti-aliased coverage
+    assert np.array_equal(strip.mask, strip.coverage >= 128)
+
+
+def test_a_known_centromere_gives_its_row():
+    image, corners, p_end, q_end = _bar(0.0)
+    near_p = (p_end + 0.3 * (q_end - p_end)).tolist()
+    strip = chromosome_strip(image, Instance(id=1, polygon=corners, attributes={"centromere": near_p}))
+    assert strip.centromere == pytest.approx(0.3 * strip.shape[0], abs=3)
+    assert chromosome_strip(image, Instance(id=1, polygon=corners)).centromere is None
