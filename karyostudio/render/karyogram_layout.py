@@ -175,11 +175,12 @@ def layout_page(pieces: Sequence[Piece], unplaced: Sequence[Piece] = (), *, ideo
     scale = content_h / sum(extents)
     for row in rows:  # no row wider than the page
         slots = [slot for group in row for slot in group]
-        fixed = sum(slot.width(0.0, typical_px, ideograms) for slot in slots)
-        per_px = sum(slot.width(1.0, typical_px, ideograms) for slot in slots) - fixed
         gaps = SLOT_PAD * (len(slots) + 1)
-        if per_px > 0 and fixed + per_px * scale + gaps > content_w:
-            scale = min(scale, max((content_w - fixed - gaps) / per_px, 1e-6))
+        for _ in range(40):
+            natural = sum(slot.width(scale, typical_px, ideograms) for slot in slots) + gaps
+            if natural <= content_w or scale < 1e-6:
+                break
+            scale *= 0.97 * content_w / natural
 
     heights = [extent * scale for extent in extents]
     used = sum(heights) + LABEL_HEIGHT * len(rows) + ROW_GAP * (len(rows) - 1)

@@ -1,4 +1,5 @@
-"""The karyogram dock: slots in ISCN order, drag to relabel, selection and hover sync, flips, updates."""
+"""The karyogram pane: the clinical page beside the metaphase, drag to relabel, selection and hover
+sync, flips, updates, the unplaced strip."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from karyostudio.core.classes import KARYOGRAM_ROWS
+from karyostudio.core.classes import KARYOGRAM_GROUPS, KARYOGRAM_ROWS
 from karyostudio.core.document import Document
 from karyostudio.core.instance import Instance
 from karyostudio.core.orientation import ORIENTATION_ATTRIBUTE
@@ -42,10 +43,9 @@ def make_session() -> Session:
 def kwin(window, qtbot):
     window.set_session(make_session())
     karyogram = window.karyogram
-    karyogram.act_show.trigger()  # View > Karyogram: shows and raises the dock
-    window.resizeDocks([karyogram.dock], [450], Qt.Orientation.Horizontal)
-    qtbot.waitUntil(lambda: karyogram.scene.arrangement is not None and not karyogram.scene.pending)
-    karyogram.view.fit()
+    karyogram.show_pane()  # View > Karyogram (shown by default)
+    qtbot.waitUntil(lambda: karyogram.scene.page is not None and not karyogram.scene.pending)
+    karyogram.pane.fit()
     return window
 
 
@@ -59,6 +59,11 @@ def slot_centre(view, scene, name) -> QPoint:
     return view.mapFromScene(slot.rect.center())
 
 
+def in_view(target_view, source_view, point: QPoint) -> QPoint:
+    """point of target_view's viewport in source_view's viewport coordinates (a drag across views)."""
+    return source_view.viewport().mapFromGlobal(target_view.viewport().mapToGlobal(point))
+
+
 def drag(view, start: QPoint, end: QPoint) -> None:
     viewport = view.viewport()
     QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
@@ -67,24 +72,77 @@ def drag(view, start: QPoint, end: QPoint) -> None:
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
 
 
-def test_slots_follow_iscn_order_with_missing_and_extra_copies(kwin):
+def test_slots_follow_the_clinical_rows_with_missing_and_extra_copies(kwin):
     scene = kwin.karyogram.scene
     expected = [name for row in KARYOGRAM_ROWS for name in row]
-    assert scene.slot_names() == [*expected, None]
+    assert scene.slot_names() == expected
     rects = {name: scene.slot_item(name).rect for name in expected}
-    for row in KARYOGRAM_ROWS:  # left to right within a row, rows top to bottom
+    for row in KARYOGRAM_ROWS:  # left to right within a row, one top per row, four rows
         assert [rects[n].left() for n in row] == sorted(rects[n].left() for n in row)
+        assert len({rects[n].top() for n in row}) == 1
     tops = [rects[row[0]].top() for row in KARYOGRAM_ROWS]
-    assert tops == sorted(tops) and len(set(tops)) == len(tops)
-    arrangement = scene.arrangement
+    assert tops == sorted(tops) and len(set(tops)) == 4 == len(KARYOGRAM_GROUPS)
+    page = scene.page_rect
+    assert page.width() / page.height() == pytest.approx(297 / 210, abs=0.01)  # A4 landscape
     assert len(scene.slot_item("2").placeholders) == 1 and len(scene.slot_item("3").placeholders) == 2
     assert len(scene.slot_item("Y").placeholders) == 0  # no Y: a female cell expects none
-    assert arrangement.extra == {6}  # the third 21 (lowest score) is marked extra
-    assert arrangement.slot(None).instance_ids == [7, 8]  # the unnamed outline, then the cluster
-    assert scene.slot_item(None).rect.top() > rects["21"].bottom()
+    assert scene.page.extra == {6}  # the third 21 (lowest score) is marked extra
     for instance_id in (1, 2):  # homologues side by side inside their slot
-        assert rects["1"].contains(scene.item_for(instance_id).mapRectToScene(
-            scene.item_for(instance_id).pixmap().rect().toRectF()))
+        assert rects["1"].contains(scene.item_for(instance_id).sceneBoundingRect().center())
+
+
+def test_unnamed_outlines_and_clusters_never_sit_in_the_rows(kwin):
+    scene = kwin.karyogram.scene
+    assert scene.unplaced == [7, 8]  # the unnamed outline, then the cluster
+    for instance_id in (7, 8):
+        centre = scene.item_for(instance_id).sceneBoundingRect().center()
+        assert not scene.page_rect.contains(centre) and scene.strip_rect.contains(centre)
+    assert "2 object(s)" in kwin.karyogram.pane.strip_label.text()
+
+
+def test_dragging_from_the_strip_onto_a_slot_names_the_chromosome(kwin, qtbot):
+    karyogram, doc = kwin.karyogram, kwin.session.document
+    strip, view, scene = karyogram.strip_view, karyogram.view, karyogram.scene
+    start = centre_of(strip, scene.item_for(7))
+    end = in_view(view, strip, slot_centre(view, scene, "X"))
+    drag(strip, start, end)
+    assert doc.get(7).label == "X"
+    qtbot.waitUntil(lambda: not scene.pending)
+    assert scene.slot_ids("X") == [7] and scene.unplaced == [8]
+
+
+def test_the_pane_sits_beside_the_metaphase_and_refits_when_resized(kwin, qtbot):
+    karyogram = kwin.karyogram
+    assert kwin.centralWidget() is karyogram.splitter
+    assert karyogram.splitter.widget(0) is kwin.view and karyogram.splitter.widget(1) is karyogram.pane
+    before = karyogram.view.transform().m11()
+    total = sum(karyogram.splitter.sizes())
+    karyogram.splitter.setSizes([total // 4, total - total // 4])
+    qtbot.waitUntil(lambda: karyogram.view.transform().m11() > before * 1.2)
+    page = karyogram.view.mapFromScene(karyogram.scene.page_rect).boundingRect()
+    viewport = karyogram.view.viewport().rect()
+    assert page.width() >= viewport.width() - 4 or page.height() >= viewport.height() - 4  # fitted, no button
+
+
+def test_splitter_sizes_and_visibility_are_remembered(kwin, qtbot, tmp_path, fake_predictor):
+    from karyostudio.gui.main_window import MainWindow
+    from karyostudio.models.registry import ModelInfo
+
+    karyogram = kwin.karyogram
+    total = sum(karyogram.splitter.sizes())
+    karyogram.splitter.setSizes([total // 3, total - total // 3])
+    karyogram.splitter.splitterMoved.emit(total // 3, 1)  # what a drag of the handle sends
+    karyogram.act_show.trigger()  # hide
+    assert not karyogram.pane.isVisible()
+    info = ModelInfo(fake_predictor.name, "fake", "test predictor", None, True)
+    again = MainWindow(predictor_loader=lambda name: fake_predictor, model_lister=lambda: [info],
+                       recovery_directory=tmp_path / "recovery2")
+    qtbot.addWidget(again)
+    try:
+        assert not again.karyogram.act_show.isChecked() and not again.karyogram.pane.isVisibleTo(again)
+        assert again.karyogram.splitter.saveState() == karyogram.splitter.saveState()
+    finally:
+        again.discard_and_close()
 
 
 def test_drag_to_another_slot_relabels_as_one_undoable_step(kwin, qtbot):
@@ -94,18 +152,19 @@ def test_drag_to_another_slot_relabels_as_one_undoable_step(kwin, qtbot):
     assert doc.get(3).label == "5" and doc.get(3).reviewed
     assert history.can_undo and "label 1" in history.undo_text
     qtbot.waitUntil(lambda: not scene.pending)
-    assert 3 in scene.arrangement.slot("5").instance_ids
+    assert 3 in scene.slot_ids("5")
     assert scene.slot_item("5").rect.contains(scene.item_for(3).sceneBoundingRect().center())
 
     kwin.act.undo.trigger()
     assert doc.get(3).label == "2" and not history.can_undo
     qtbot.waitUntil(lambda: not scene.pending)
-    assert 3 in scene.arrangement.slot("2").instance_ids
+    assert 3 in scene.slot_ids("2")
     kwin.act.redo.trigger()
     assert doc.get(3).label == "5"
 
-    drag(view, centre_of(view, scene.item_for(4)), slot_centre(view, scene, None))  # unassign
-    assert doc.get(4).label is None
+    strip = karyogram.strip_view
+    drag(view, centre_of(view, scene.item_for(4)), in_view(strip, view, strip.viewport().rect().center()))
+    assert doc.get(4).label is None  # dropped on the strip: unnamed
 
 
 def test_a_drag_onto_nothing_changes_nothing(kwin, qtbot):
@@ -177,7 +236,7 @@ def test_updates_recompute_only_what_changed(kwin, qtbot):
     kwin.set_label("7")  # a relabel moves chromosomes but keeps their pixels
     qtbot.waitUntil(lambda: not scene.pending)
     assert scene.strips_computed == computed
-    assert scene.arrangement.slot("7").instance_ids == [1, 2]
+    assert scene.slot_ids("7") == [1, 2]
     karyogram.act_flip_horizontal.trigger()  # two outlines change pixels
     qtbot.waitUntil(lambda: not scene.pending)
     assert scene.strips_computed == computed + 2
@@ -193,10 +252,18 @@ def test_updates_recompute_only_what_changed(kwin, qtbot):
 
 def test_straighten_toggle_rebuilds_every_chromosome(kwin, qtbot):
     karyogram, scene = kwin.karyogram, kwin.karyogram.scene
+    assert karyogram.act_straighten.isChecked() and scene.straighten == "auto"  # bent ones, by default
     computed = scene.strips_computed
-    karyogram.act_straighten.setChecked(True)
+    karyogram.act_straighten.setChecked(False)
     qtbot.waitUntil(lambda: scene.strips_computed == computed + len(CELL))
-    assert scene.straighten and len(scene.chromosome_items()) == len(CELL)
+    assert scene.straighten is False and len(scene.chromosome_items()) == len(CELL)
+
+
+def test_ideograms_are_a_toggle(kwin, qtbot):
+    karyogram, scene = kwin.karyogram, kwin.karyogram.scene
+    assert karyogram.act_ideograms.isChecked() and not scene.slot_item("1").ideogram_rect.isEmpty()
+    karyogram.act_ideograms.setChecked(False)
+    assert scene.slot_item("1").ideogram_rect.isEmpty()
 
 
 def test_view_menu_and_file_menu_entries(kwin):
@@ -205,6 +272,7 @@ def test_view_menu_and_file_menu_entries(kwin):
     file_actions = menu(kwin, "file").actions()
     assert file_actions.index(kwin.karyogram.act_export) == file_actions.index(kwin.act.quit) - 1
     assert kwin.karyogram.act_show in menu(kwin, "view").actions()
+    assert kwin.karyogram.act_ideograms in menu(kwin, "view").actions()
 
 
 def test_class_keys_name_the_selected_chromosome_in_the_karyogram(kwin, qtbot):
@@ -214,7 +282,7 @@ def test_class_keys_name_the_selected_chromosome_in_the_karyogram(kwin, qtbot):
     qtbot.keyClick(karyogram.view, Qt.Key.Key_X)
     assert kwin.session.document.get(7).label == "X"
     qtbot.waitUntil(lambda: not karyogram.scene.pending)
-    assert karyogram.scene.arrangement.slot("X").instance_ids == [7]
+    assert karyogram.scene.slot_ids("X") == [7]
 
 
 def test_hovering_a_row_of_the_instance_list_highlights_the_chromosome(kwin, qtbot):

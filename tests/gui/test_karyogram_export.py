@@ -72,7 +72,8 @@ def test_export_writes_a_valid_file_with_the_metadata(kwin, tmp_path, suffix):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
     if suffix == ".png":
         image = QImage(str(path))
-        assert not image.isNull() and image.width() > 100 and image.height() > 100
+        assert (image.width(), image.height()) == (3508, 2480)  # A4 landscape at 300 dpi
+        assert round(image.dotsPerMeterX() * 0.0254) == 300
         assert "case-0417/cell-3" in image.text("Description") and "Dr. Ada Lovelace" in image.text("Description")
         assert Image.open(path).getpixel((2, 2))[:3] == (255, 255, 255)
     elif suffix == ".svg":
@@ -81,7 +82,10 @@ def test_export_writes_a_valid_file_with_the_metadata(kwin, tmp_path, suffix):
         text = " ".join(t for t in root.itertext())
         for value in ("case-0417/cell-3", "47,XX,+21", "2026-11-22", "Dr. Ada Lovelace"):
             assert value in text
-        assert len(list(root.iter("{http://www.w3.org/2000/svg}image"))) >= 8  # one per chromosome
+        # one image per placed chromosome: the unnamed outline and the cluster are left out
+        assert len(list(root.iter("{http://www.w3.org/2000/svg}image"))) == 6
+        size_mm = (float(root.get("width").removesuffix("mm")), float(root.get("height").removesuffix("mm")))
+        assert size_mm == pytest.approx((297, 210), abs=0.1)
     else:
         assert data.startswith(b"%PDF")
         for value in (b"case-0417/cell-3", b"47,XX,+21", b"2026-11-22", b"Dr. Ada Lovelace"):
@@ -126,7 +130,7 @@ def test_screenshot_with_the_karyogram(tmp_path: Path, monkeypatch):
 
     def recording(window, path):
         karyogram = window.karyogram
-        seen.append((not karyogram.dock.visibleRegion().isEmpty(), karyogram.dock.width(),
+        seen.append((not karyogram.pane.visibleRegion().isEmpty(), karyogram.pane.width(),
                      len(karyogram.scene.chromosome_items())))
         original(window, path)
 
@@ -135,12 +139,12 @@ def test_screenshot_with_the_karyogram(tmp_path: Path, monkeypatch):
     plain, shown = tmp_path / "plain.png", tmp_path / "shot.png"
     assert run_in_process(str(source), "--screenshot", str(plain)) == 0
     assert run_in_process(str(source), "--screenshot", str(shown), "--karyogram") == 0
-    (plain_visible, _, _), (visible, width, chromosomes) = seen
-    assert not plain_visible and visible and chromosomes == 8
+    (_, plain_width, _), (visible, width, chromosomes) = seen
+    assert visible and chromosomes == 8 and width > plain_width * 0.9
     assert width >= 0.4 * Image.open(shown).size[0]  # the karyogram takes about half the window
     a = np.asarray(Image.open(plain).convert("L"), dtype=np.int16)
     b = np.asarray(Image.open(shown).convert("L"), dtype=np.int16)
-    assert a.shape == b.shape and (np.abs(a - b) > 30).mean() > 0.1
+    assert a.shape == b.shape and (np.abs(a - b) > 30).mean() > 0.01  # --karyogram gives it more room
 
 
 def test_export_while_hidden_shows_the_latest_changes(kwin, tmp_path):
@@ -148,7 +152,38 @@ def test_export_while_hidden_shows_the_latest_changes(kwin, tmp_path):
     karyogram.act_show.trigger()  # hide: the scene stops following edits
     kwin.selection.set([3])
     kwin.set_label("5")
-    assert karyogram.scene.pending and 3 not in karyogram.scene.arrangement.slot("5").instance_ids
+    assert karyogram.scene.pending and 3 not in karyogram.scene.slot_ids("5")
     assert karyogram.export_to(tmp_path / "k.svg")
-    assert karyogram.scene.arrangement.slot("5").instance_ids == [3]
+    assert karyogram.scene.slot_ids("5") == [3]
     assert kwin.session.key.encode() in (tmp_path / "k.svg").read_bytes()
+
+
+def test_export_leaves_out_ideograms_and_unplaced_objects_unless_asked(kwin, tmp_path):
+    from karyostudio.gui.karyogram.export import ExportOptions
+
+    scene = kwin.karyogram.scene
+    assert scene.ideograms  # shown in the app
+    meta = ExportMetadata.today("case", "46,XX")
+    with scene.export_page(ideograms=False, include_unplaced=False, header=meta.lines()) as page:
+        assert scene.page.slot("1").ideogram is None
+        assert not any(page.contains(scene.item_for(i).sceneBoundingRect().center()) for i in (7, 8))
+    with scene.export_page(ideograms=True, include_unplaced=True, header=meta.lines()) as page:
+        assert scene.page.slot("1").ideogram is not None
+        assert all(page.contains(scene.item_for(i).sceneBoundingRect().center()) for i in (7, 8))
+    assert scene.page.slot("1").ideogram is not None  # the app's view is back as it was
+    assert not scene.page_rect.contains(scene.item_for(7).sceneBoundingRect().center())
+    path = tmp_path / "all.svg"
+    assert kwin.karyogram.export_to(path, meta, ExportOptions(include_unplaced=True))
+    assert len(list(ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}image"))) == 8
+
+
+def test_export_header_names_case_cell_karyotype_date_and_reviewer(kwin, tmp_path):
+    meta = ExportMetadata("case-9", "46,XX", "2026-12-02", "R. Franklin", cell="cell-4",
+                          counts="46 chromosomes")
+    assert meta.lines() == ["Case: case-9    Cell: cell-4", "Karyotype: 46,XX    (46 chromosomes)",
+                            "Date: 2026-12-02    Reviewer: R. Franklin"]
+    path = tmp_path / "k.svg"
+    assert kwin.karyogram.export_to(path, meta)
+    text = " ".join(ET.parse(path).getroot().itertext())
+    for value in ("case-9", "cell-4", "46,XX", "2026-12-02", "R. Franklin"):
+        assert value in text

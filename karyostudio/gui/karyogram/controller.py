@@ -1,29 +1,31 @@
-"""KaryogramController: the karyogram dock, its actions and menu entries, and its links to the window.
+"""KaryogramController: the karyogram pane, its actions and menu entries, and its links to the window.
 
 One line in the main window creates it (``self.karyogram = KaryogramController(self)``) and one
-passes it each new session. It adds View > Karyogram (K) and Straighten chromosomes,
-File > Export karyogram…, and keeps hover in step across the three views: the karyogram, the
-metaphase canvas (an outline overlay drawn on top of the hovered chromosome) and the instance
-list. Edits made here are core commands on the session's history (one undo step each).
+passes it each new session. It puts the karyogram pane beside the metaphase (a splitter the user
+sizes, karyostudio.gui.karyogram.pane) and adds View > Karyogram (K), Straighten bent
+chromosomes, Ideograms, File > Export karyogram…; it keeps hover in step across the three
+views: the karyogram, the metaphase canvas (an outline overlay drawn on top of the hovered
+chromosome) and the instance list. Edits made here are core commands on the session's history
+(one undo step each).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QApplication, QDockWidget, QGraphicsPathItem, QMainWindow, QMenu, QToolBar, QVBoxLayout, \
-    QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QMainWindow, QMenu, QToolBar
 
+from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import SetLabel
 from karyostudio.core.orientation import ChangeOrientation
 from karyostudio.gui.actions import label_menu, menu
 from karyostudio.gui.canvas.instance_item import InstanceItem, to_qpolygon
 from karyostudio.gui.dialogs.messages import show_error
-from karyostudio.gui.karyogram.export import ExportError, ExportMetadata, export_karyogram
+from karyostudio.gui.karyogram.export import ExportError, ExportMetadata, ExportOptions, export_karyogram
 from karyostudio.gui.karyogram.export_dialog import ExportDialog, default_export_path
 from karyostudio.gui.karyogram.karyotype_edit import KaryotypeBar, effective_karyotype
+from karyostudio.gui.karyogram.pane import KaryogramPane, install_beside, remember_visible
 from karyostudio.gui.karyogram.scene import KaryogramScene
-from karyostudio.gui.karyogram.view import KaryogramView
 from karyostudio.gui.label_keys import LabelKeyFilter
 from karyostudio.gui.panels.instances import ID_ROLE
 from karyostudio.gui.session import Session
@@ -50,29 +52,14 @@ class KaryogramController(QObject):
         self.window = window
         self.selection = window.selection
         self.scene = KaryogramScene(self.selection, self)
-        self.view = KaryogramView(self.scene)
         self.karyotype_bar = KaryotypeBar()
         self._build_actions()
-        self.panel = QWidget()
-        layout = QVBoxLayout(self.panel)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.karyotype_bar)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.view, 1)
-        self.dock = QDockWidget("Karyogram", window)
-        self.dock.setObjectName("dock_karyogram")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        # Share the left area as a tab with a dock already there: the karyogram needs its height.
-        neighbours = [d for d in window.findChildren(QDockWidget) if d is not self.dock
-                      and window.dockWidgetArea(d) == Qt.DockWidgetArea.LeftDockWidgetArea]
-        if neighbours:
-            window.tabifyDockWidget(neighbours[0], self.dock)
-        self.dock.hide()  # shown from View > Karyogram (K); restoreState keeps the user's choice
-        self.scene.set_active(False)
+        self.pane = KaryogramPane(self.scene, self.karyotype_bar, self.toolbar)
+        self.view, self.strip_view = self.pane.view, self.pane.strip_view
+        self.splitter = install_beside(window, self.pane)
         self._build_menus()
         self._connect()
+        self.scene.set_active(self.pane.isVisibleTo(window))
         self.hover_outline = QGraphicsPathItem()
         pen = QPen(HOVER_PEN, 3.0)
         pen.setCosmetic(True)
@@ -96,39 +83,43 @@ class KaryogramController(QObject):
     def _build_actions(self) -> None:
         self.act_export = self._action("Export &karyogram\u2026", "Save the karyogram as PNG, SVG or PDF",
                                        self.export_dialog)
-        self.act_straighten = self._action("&Straighten chromosomes", "Show bent chromosomes straightened "
-                                           "along their centreline", self.scene.set_straighten, checkable=True)
+        self.act_straighten = self._action("&Straighten bent chromosomes", "Show bent chromosomes straightened "
+                                           "along their centreline (off: only turned upright)",
+                                           self.scene.set_straighten, checkable=True)
+        self.act_straighten.setChecked(True)
+        self.act_ideograms = self._action("&Ideograms", "Show each class's G-band ideogram beside its chromosomes",
+                                          self.scene.set_ideograms, checkable=True)
+        self.act_ideograms.setChecked(True)
         self.act_flip_vertical = self._action("Flip &vertically", "Turn the selected chromosomes upside down "
                                               "(mirror top to bottom)", lambda: self.orient("flip_vertical"))
         self.act_flip_horizontal = self._action("Flip &horizontally", "Mirror the selected chromosomes left to "
                                                 "right", lambda: self.orient("flip_horizontal"))
         self.act_rotate = self._action("&Rotate 180\u00b0", "Turn the selected chromosomes by 180 degrees",
                                        lambda: self.orient("rotate_180"))
-        self.act_fit = self._action("&Fit karyogram", "Show the whole karyogram", lambda: self.view.fit())
+        self.act_fit = self._action("&Fit karyogram", "Show the whole karyogram page", lambda: self.pane.fit())
         self.toolbar = QToolBar("Karyogram")
-        self.toolbar.addActions([self.act_straighten, self.act_flip_vertical, self.act_flip_horizontal,
-                                 self.act_rotate, self.act_fit])
+        self.toolbar.addActions([self.act_straighten, self.act_ideograms, self.act_flip_vertical,
+                                 self.act_flip_horizontal, self.act_rotate, self.act_fit, self.act_export])
 
     def _build_menus(self) -> None:
         window = self.window
-        self.act_show = self.dock.toggleViewAction()
-        self.act_show.setText("&Karyogram")
-        self.act_show.setShortcut("K")
-        self.act_show.setToolTip("Show or hide the karyogram (K)")
+        self.act_show = self._action("&Karyogram", "Show or hide the karyogram beside the metaphase (K)",
+                                     self._set_shown, checkable=True, shortcut="K")
+        self.act_show.setChecked(self.pane.isVisibleTo(window))
         window.addAction(self.act_show)
         view_menu = menu(window, "view")
         view_menu.addSeparator()
-        view_menu.addActions([self.act_show, self.act_straighten])
+        view_menu.addActions([self.act_show, self.act_straighten, self.act_ideograms])
         menu(window, "file").insertAction(window.act.quit, self.act_export)
 
     def _connect(self) -> None:
-        self.dock.visibilityChanged.connect(self._visibility_changed)
-        # A tabbed dock comes to the front only once it is laid out: raise it on the next turn.
-        self.act_show.toggled.connect(lambda on: QTimer.singleShot(0, self.dock.raise_) if on else None)
-        self.view.relabel_requested.connect(self.relabel)
+        for view in (self.view, self.strip_view):
+            view.relabel_requested.connect(self.relabel)
+            view.context_menu_requested.connect(self._context_menu)
+            view.installEventFilter(LabelKeyFilter(self.window.label_keys, self))  # type a class, as on the canvas
+            view.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
         # The autosaver follows instance edits; a stored karyotype changes none, so save it now.
         self.karyotype_bar.committed.connect(lambda _text: self.window.autosaver.flush())
-        self.view.context_menu_requested.connect(self._context_menu)
         self.selection.hover_changed.connect(self._show_metaphase_hover)
         self.selection.changed.connect(self._update_enabled)
         window = self.window
@@ -138,8 +129,6 @@ class KaryogramController(QObject):
         table.setMouseTracking(True)
         table.entered.connect(lambda index: self.selection.set_hovered(int(index.data(ID_ROLE))))
         table.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
-        self.view.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
-        self.view.installEventFilter(LabelKeyFilter(window.label_keys, self))  # type a class, as on the canvas
         self._update_enabled()
 
     # --- session ---------------------------------------------------------------------------
@@ -151,25 +140,40 @@ class KaryogramController(QObject):
         self.hover_outline.setVisible(False)
         self.scene.set_document(session.document)
         self.karyotype_bar.set_session(session)
+        session.history.subscribe(lambda s=session: self._update_header() if s is self.session else None)
+        self._update_header()
 
-    def _visibility_changed(self, visible: bool) -> None:
-        self.scene.set_active(visible)
+    def _update_header(self) -> None:
+        session = self.session
+        self.scene.set_header([f"{session.key}    {effective_karyotype(session)}",
+                               count_cell(session.document).text()])
 
-    def show_dock(self) -> None:
-        """Show the karyogram and bring its tab to the front."""
-        self.dock.show()
-        QTimer.singleShot(0, self.dock.raise_)
+    def _set_shown(self, on: bool) -> None:
+        self.pane.setVisible(on)
+        self.scene.set_active(on)
+        remember_visible(on)
+        if on:
+            self.pane.fit()
+
+    @property
+    def shown(self) -> bool:
+        return self.pane.isVisibleTo(self.window)
+
+    def show_pane(self) -> None:
+        """Show the karyogram beside the metaphase."""
+        self.act_show.setChecked(True)
+
+    show_dock = show_pane  # the name karyostudio.gui.app uses
 
     def show_for_screenshot(self) -> None:
         """Show the karyogram large and up to date (``karyostudio gui --screenshot --karyogram``)."""
-        self.dock.show()
-        QApplication.processEvents()  # lay the dock out, so raising brings its tab to the front
-        self.dock.raise_()
-        self.window.resizeDocks([self.dock], [int(self.window.width() * 0.5)], Qt.Orientation.Horizontal)
-        QApplication.processEvents()  # apply the new dock width before fitting the view to it
+        self.show_pane()
+        width = max(self.splitter.width(), 2)
+        self.splitter.setSizes([int(width * 0.42), width - int(width * 0.42)])
+        QApplication.processEvents()  # apply the new sizes before fitting the view to them
         self.scene.set_active(True)
         self.scene.update_now()
-        self.view.fit()
+        self.pane.fit()
 
     # --- edits -----------------------------------------------------------------------------
     def _present(self, ids) -> list[int]:
@@ -204,7 +208,7 @@ class KaryogramController(QObject):
             popup.addMenu(label_menu(popup, self.window.set_label))
             popup.addActions([self.act_flip_vertical, self.act_flip_horizontal, self.act_rotate])
             popup.addSeparator()
-        popup.addActions([self.act_straighten, self.act_fit, self.act_export])
+        popup.addActions([self.act_straighten, self.act_ideograms, self.act_fit, self.act_export])
         popup.exec(global_pos)
         popup.deleteLater()
 
@@ -230,24 +234,32 @@ class KaryogramController(QObject):
         self.hover_outline.setVisible(True)
 
     # --- export ----------------------------------------------------------------------------
+    def case_name(self) -> str | None:
+        case = getattr(self.window, "case", None)
+        folder = getattr(case, "folder", None)
+        return folder.name if folder is not None else None
+
     def export_dialog(self) -> None:
         session = self.session
-        dialog = ExportDialog(session.key, effective_karyotype(session),
+        case = self.case_name()
+        dialog = ExportDialog(case or session.key, effective_karyotype(session),
                               default_export_path(session.key, session.annotation_path, session.image_path),
-                              self.window)
+                              self.window, cell=session.key if case else None,
+                              counts=count_cell(session.document).text())
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
-        self.export_to(dialog.target(), dialog.metadata())
+        self.export_to(dialog.target(), dialog.metadata(), dialog.options())
 
-    def export_to(self, path, metadata: ExportMetadata | None = None) -> bool:
-        """Export now (metadata defaults to the session key, its karyotype and today); False on failure."""
+    def export_to(self, path, metadata: ExportMetadata | None = None, options: ExportOptions = ExportOptions()) -> bool:
+        """Export now (metadata defaults to the case, the cell, its karyotype and today); False on failure."""
         session = self.session
         if metadata is None:
-            metadata = ExportMetadata.today(session.key, effective_karyotype(session))
-        if self.scene.pending:  # e.g. the karyogram is hidden: bring it up to date first
-            self.scene.update_now()
+            case = self.case_name()
+            metadata = ExportMetadata.today(case or session.key, effective_karyotype(session),
+                                            cell=session.key if case else None,
+                                            counts=count_cell(session.document).text())
         try:
-            written = export_karyogram(self.scene, path, metadata)
+            written = export_karyogram(self.scene, path, metadata, options)
         except ExportError as exc:
             show_error(self.window, "Export karyogram", str(exc))
             return False

@@ -1,9 +1,13 @@
-"""Export the karyogram as PNG, SVG or PDF, headed by case/cell id, karyotype, date and reviewer.
+"""Export the karyogram page as PNG, SVG or PDF: A4 landscape at print resolution, with its metadata.
 
-The page is a header (the metadata lines) above the karyogram scene, drawn without hover or
-selection marks. The same metadata goes into each format's own metadata (PNG text chunks, SVG
-title and description, PDF title and XMP), so archives can search for it. Files are rendered
-in memory and written atomically: an existing file is only replaced by a complete export.
+The page is the scene's own layout (karyostudio.render.karyogram_layout, the same for the app,
+its exports and ``predict``), headed by case, cell, karyotype, counts, date and reviewer, drawn
+without hover or selection marks. Ideograms and the unplaced objects (unnamed chromosomes,
+clusters) are left out unless asked for. PNG is 3508 x 2480 pixels (300 dpi, recorded in the
+file), PDF one A4 landscape page, SVG 297 x 210 mm. The metadata also goes into each format's
+own metadata (PNG text chunks, SVG title and description, PDF title and XMP), so archives can
+search for it. Files are rendered in memory and written atomically: an existing file is only
+replaced by a complete export.
 """
 
 from __future__ import annotations
@@ -12,17 +16,17 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize
+from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsScene
 
+from karyostudio.gui.karyogram.scene import KaryogramScene
 from karyostudio.io.atomic import atomic_write_bytes
+from karyostudio.render.karyogram_layout import UNITS_PER_MM
 
 EXPORT_FORMATS = {".png": "PNG image", ".svg": "SVG drawing", ".pdf": "PDF document"}
-PNG_SCALE = 2.0  # export pixels per scene unit (image pixel): crisp text, true chromosome detail
-HEADER_FONT_PT = 11.0
-HEADER_PAD = 10.0
+PRINT_DPI = 300
+MM_PER_INCH = 25.4
 
 
 class ExportError(ValueError):
@@ -31,38 +35,49 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True)
 class ExportMetadata:
-    case_id: str
+    case_id: str  # the case (or, without a case, the cell)
     karyotype: str
     date: str  # ISO date
     reviewer: str | None = None
+    cell: str | None = None  # the cell within the case
+    counts: str = ""  # e.g. "46 chromosomes, 1 cluster (not counted)"
 
     @classmethod
-    def today(cls, case_id: str, karyotype: str, reviewer: str | None = None) -> "ExportMetadata":
-        return cls(case_id, karyotype, datetime.date.today().isoformat(), reviewer or None)
+    def today(cls, case_id: str, karyotype: str, reviewer: str | None = None, *, cell: str | None = None,
+              counts: str = "") -> "ExportMetadata":
+        return cls(case_id, karyotype, datetime.date.today().isoformat(), reviewer or None, cell or None, counts)
 
     def lines(self) -> list[str]:
-        lines = [f"Case/cell: {self.case_id}", f"Karyotype: {self.karyotype or 'not determined'}",
-                 f"Date: {self.date}"]
-        if self.reviewer:
-            lines.append(f"Reviewer: {self.reviewer}")
+        where = f"Case: {self.case_id}" + (f"    Cell: {self.cell}" if self.cell else "")
+        lines = [where, f"Karyotype: {self.karyotype or 'not determined'}" + (
+            f"    ({self.counts})" if self.counts else "")]
+        lines.append(f"Date: {self.date}" + (f"    Reviewer: {self.reviewer}" if self.reviewer else ""))
         return lines
 
     def one_line(self) -> str:
         return "Karyogram \u2014 " + "; ".join(self.lines())
 
 
-def export_karyogram(scene: QGraphicsScene, path: str | Path, metadata: ExportMetadata) -> Path:
-    """Write the karyogram to path; the format follows the suffix (.png, .svg, .pdf)."""
+@dataclass(frozen=True)
+class ExportOptions:
+    ideograms: bool = False
+    include_unplaced: bool = False
+
+
+def export_karyogram(scene: KaryogramScene, path: str | Path, metadata: ExportMetadata,
+                     options: ExportOptions = ExportOptions()) -> Path:
+    """Write the karyogram page to path; the format follows the suffix (.png, .svg, .pdf)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXPORT_FORMATS:
         raise ExportError(f"cannot export a karyogram as {suffix or 'a file without suffix'!r}; "
                           f"use one of {', '.join(EXPORT_FORMATS)}")
-    source = scene.sceneRect()
-    if source.isEmpty():
+    if scene.document is None or not scene.chromosome_items():
         raise ExportError("the karyogram is empty: open a metaphase with outlines first")
     render = {".png": _png_bytes, ".svg": _svg_bytes, ".pdf": _pdf_bytes}[suffix]
-    data = render(scene, source, metadata)
+    with scene.export_page(ideograms=options.ideograms, include_unplaced=options.include_unplaced,
+                           header=metadata.lines()) as page:
+        data = render(scene, page, metadata)
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
@@ -70,37 +85,17 @@ def export_karyogram(scene: QGraphicsScene, path: str | Path, metadata: ExportMe
     return path
 
 
-def _header_font() -> QFont:
-    font = QFont()
-    font.setPointSizeF(HEADER_FONT_PT)
-    return font
+def print_size(page: QRectF, dpi: int = PRINT_DPI) -> QSize:
+    """Pixels of the page at dpi (A4 landscape at 300 dpi: 3508 x 2480)."""
+    per_unit = dpi / MM_PER_INCH / UNITS_PER_MM
+    return QSize(int(round(page.width() * per_unit)), int(round(page.height() * per_unit)))
 
 
-def _header_height(metadata: ExportMetadata) -> float:
-    return HEADER_PAD * 2 + QFontMetricsF(_header_font()).lineSpacing() * len(metadata.lines())
-
-
-def _page_size(source: QRectF, metadata: ExportMetadata) -> QSizeF:
-    return QSizeF(source.width(), source.height() + _header_height(metadata))
-
-
-def _draw(painter: QPainter, scene: QGraphicsScene, source: QRectF, metadata: ExportMetadata) -> None:
-    """Draw header and karyogram in page units (one unit = one scene unit)."""
-    size = _page_size(source, metadata)
-    painter.fillRect(QRectF(0, 0, size.width(), size.height()), QColor(255, 255, 255))
-    painter.setFont(_header_font())
-    painter.setPen(QColor(0, 0, 0))
-    spacing = QFontMetricsF(_header_font()).lineSpacing()
-    for k, line in enumerate(metadata.lines()):
-        painter.drawText(QRectF(HEADER_PAD, HEADER_PAD + k * spacing, size.width() - 2 * HEADER_PAD, spacing),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, line)
-    header = _header_height(metadata)
-    plain = getattr(scene, "plain", None)
-    if plain is not None:
-        with plain():
-            scene.render(painter, QRectF(0, header, source.width(), source.height()), source)
-    else:
-        scene.render(painter, QRectF(0, header, source.width(), source.height()), source)
+def _draw(painter: QPainter, scene: KaryogramScene, page: QRectF, target: QRectF) -> None:
+    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                           | QPainter.RenderHint.SmoothPixmapTransform)
+    painter.fillRect(target, QColor(255, 255, 255))
+    scene.render(painter, target, page)
 
 
 def _buffer() -> tuple[QByteArray, QBuffer]:
@@ -110,18 +105,17 @@ def _buffer() -> tuple[QByteArray, QBuffer]:
     return data, buffer
 
 
-def _png_bytes(scene: QGraphicsScene, source: QRectF, metadata: ExportMetadata) -> bytes:
-    size = _page_size(source, metadata)
-    image = QImage(QSize(int(size.width() * PNG_SCALE + 0.5), int(size.height() * PNG_SCALE + 0.5)),
-                   QImage.Format.Format_RGB32)
+def _png_bytes(scene: KaryogramScene, page: QRectF, metadata: ExportMetadata) -> bytes:
+    size = print_size(page)
+    image = QImage(size, QImage.Format.Format_RGB32)
     image.fill(QColor(255, 255, 255))
+    dots_per_metre = int(round(PRINT_DPI / MM_PER_INCH * 1000))
+    image.setDotsPerMeterX(dots_per_metre)
+    image.setDotsPerMeterY(dots_per_metre)
     painter = QPainter(image)
-    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
-                           | QPainter.RenderHint.SmoothPixmapTransform)
-    painter.scale(PNG_SCALE, PNG_SCALE)
-    _draw(painter, scene, source, metadata)
+    _draw(painter, scene, page, QRectF(0, 0, size.width(), size.height()))
     painter.end()
-    image.setText("Title", f"Karyogram {metadata.case_id}")
+    image.setText("Title", f"Karyogram {metadata.case_id}" + (f" {metadata.cell}" if metadata.cell else ""))
     image.setText("Description", metadata.one_line())
     if metadata.reviewer:
         image.setText("Author", metadata.reviewer)
@@ -133,41 +127,35 @@ def _png_bytes(scene: QGraphicsScene, source: QRectF, metadata: ExportMetadata) 
     return bytes(data.data())
 
 
-def _svg_bytes(scene: QGraphicsScene, source: QRectF, metadata: ExportMetadata) -> bytes:
-    size = _page_size(source, metadata)
+def _svg_bytes(scene: KaryogramScene, page: QRectF, metadata: ExportMetadata) -> bytes:
+    size = print_size(page)
     data, buffer = _buffer()
     generator = QSvgGenerator()
     generator.setOutputDevice(buffer)
-    generator.setSize(QSize(int(size.width() + 0.5), int(size.height() + 0.5)))
+    generator.setResolution(PRINT_DPI)
+    generator.setSize(size)  # with the resolution: 297 x 210 mm
     generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
     generator.setTitle(f"Karyogram {metadata.case_id}")
     generator.setDescription(metadata.one_line())
     painter = QPainter(generator)
-    _draw(painter, scene, source, metadata)
+    _draw(painter, scene, page, QRectF(0, 0, size.width(), size.height()))
     painter.end()
     buffer.close()
     return bytes(data.data())
 
 
-def _pdf_bytes(scene: QGraphicsScene, source: QRectF, metadata: ExportMetadata) -> bytes:
-    size = _page_size(source, metadata)
+def _pdf_bytes(scene: KaryogramScene, page: QRectF, metadata: ExportMetadata) -> bytes:
     data, buffer = _buffer()
     writer = QPdfWriter(buffer)
     writer.setTitle(metadata.one_line())
     writer.setCreator("karyostudio")
     writer.setAuthor(metadata.reviewer or "")
-    writer.setResolution(72)  # one device unit = one point
-    # The page is A4 in the karyogram's orientation; the drawing is scaled to fit its margins.
-    landscape = size.width() > size.height()
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
-                                     QPageLayout.Orientation.Landscape if landscape else
-                                     QPageLayout.Orientation.Portrait, QMarginsF(24, 24, 24, 24),
-                                     QPageLayout.Unit.Point))
+    writer.setResolution(PRINT_DPI)  # images keep print resolution
+    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Landscape,
+                                     QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Millimeter))
     painter = QPainter(writer)
-    area = writer.pageLayout().paintRectPoints()
-    scale = min(area.width() / size.width(), area.height() / size.height())
-    painter.scale(scale, scale)
-    _draw(painter, scene, source, metadata)
+    area = writer.pageLayout().paintRectPixels(writer.resolution())
+    _draw(painter, scene, page, QRectF(0, 0, area.width(), area.height()))
     painter.end()
     buffer.close()
     return bytes(data.data())

@@ -15,11 +15,11 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import Command
 from karyostudio.core.document import Document
 from karyostudio.core.iscn import IscnError, validate_karyotype
 from karyostudio.gui.session import Session
-from karyostudio.models.base import prediction_karyotype
 
 KARYOTYPE_OVERRIDE_KEY = "karyotype_override"
 _INVALID_STYLE = "QLineEdit { background: #ffd6d6; color: #900; }"
@@ -52,8 +52,7 @@ class SetSessionValue(Command):
 
 
 def counted_karyotype(session: Session) -> str:
-    instances = session.document.instances
-    return prediction_karyotype(instances) if instances else ""
+    return count_cell(session.document.instances).karyotype
 
 
 def karyotype_override(session: Session) -> str | None:

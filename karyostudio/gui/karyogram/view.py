@@ -1,14 +1,19 @@
-"""The karyogram view: fits the karyogram to the dock, zooms with the wheel, relabels by drag and drop.
+"""A karyogram view: shows one region of the scene (the page, or the unplaced strip), refits it
+whenever the view or the layout changes size, zooms with the wheel, relabels by drag and drop.
 
-Press on a chromosome and drag it onto another class slot (or the unassigned area) to change
-its class; when the pressed chromosome is part of a multi-selection, the whole selection moves.
-The view only reports the wish (``relabel_requested``); the controller turns it into one
-undoable command, and the scene re-places everything when the document changes.
+Press on a chromosome and drag it onto another class slot (or the unplaced strip) to change its
+class; when the pressed chromosome is part of a multi-selection, the whole selection moves. A
+drag may end in a peer view of the same scene (from the strip onto the page, say): the drop
+lands where the cursor is, in whichever view it is over. The view only reports the wish
+(``relabel_requested``); the controller turns it into one undoable command, and the scene
+re-places everything when the document changes.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from typing import Callable
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QGraphicsView
 
@@ -23,8 +28,10 @@ class KaryogramView(QGraphicsView):
     relabel_requested = Signal(list, object)  # instance ids, class name or None
     context_menu_requested = Signal(object, QPoint)  # instance id or None, global position
 
-    def __init__(self, scene: KaryogramScene, parent=None):
+    def __init__(self, scene: KaryogramScene, region: Callable[[], QRectF] | None = None, parent=None):
         super().__init__(scene, parent)
+        self.region = region or (lambda: scene.page_rect)  # what the view shows and fits
+        self.peers: list[KaryogramView] = []  # other views of the scene a drag may end in
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -36,7 +43,8 @@ class KaryogramView(QGraphicsView):
         self._dragging: list[ChromosomeItem] = []
         self._drag_origin = QPointF()
         self._start_positions: dict[int, QPointF] = {}
-        scene.sceneRectChanged.connect(lambda _rect: self._refit())
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scene.page_changed.connect(self._region_changed)
 
     @property
     def karyogram_scene(self) -> KaryogramScene:
@@ -49,9 +57,16 @@ class KaryogramView(QGraphicsView):
         self.auto_fit = True
         self._refit()
 
+    def _region_changed(self) -> None:
+        region = self.region()
+        if region != self.sceneRect():
+            self.setSceneRect(region)
+        self._refit()
+
     def _refit(self) -> None:
-        if self.auto_fit and not self.sceneRect().isEmpty():
-            self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        region = self.region()
+        if self.auto_fit and not region.isEmpty():
+            self.fitInView(region, Qt.AspectRatioMode.KeepAspectRatio)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -86,7 +101,7 @@ class KaryogramView(QGraphicsView):
                 (pos - self._press_at).manhattanLength() >= QApplication.startDragDistance():
             self._start_drag()
         if self._dragging:
-            scene_pos = self.mapToScene(pos)
+            scene_pos = self.scene_pos_at(pos)
             delta = scene_pos - self._drag_origin
             for item in self._dragging:
                 item.setPos(self._start_positions[item.instance_id] + delta)
@@ -94,6 +109,15 @@ class KaryogramView(QGraphicsView):
             event.accept()
             return
         super().mouseMoveEvent(event)
+
+    def scene_pos_at(self, pos: QPoint) -> QPointF:
+        """The scene point under pos (viewport pixels), in whichever peer view the cursor is over."""
+        global_pos = self.viewport().mapToGlobal(pos)
+        for view in [self, *self.peers]:
+            local = view.viewport().mapFromGlobal(global_pos)
+            if view.isVisible() and view.viewport().rect().contains(local):
+                return view.mapToScene(local)
+        return self.mapToScene(pos)
 
     def _start_drag(self) -> None:
         scene = self.karyogram_scene
@@ -112,7 +136,7 @@ class KaryogramView(QGraphicsView):
             super().mouseReleaseEvent(event)
             return
         scene = self.karyogram_scene
-        target = scene.drop_target_at(self.mapToScene(event.position().toPoint()))
+        target = scene.drop_target_at(self.scene_pos_at(event.position().toPoint()))
         dragged, self._dragging, self._pressed = self._dragging, [], None
         for item in dragged:
             item.setZValue(0.0)
