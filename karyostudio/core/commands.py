@@ -85,7 +85,11 @@ class EditVertices(Command):
 
 
 class SetLabel(Command):
-    """Name one or more instances; a person's naming also marks them reviewed unless told not to."""
+    """Name one or more instances; a person's naming also marks them reviewed unless told not to.
+
+    A reviewed naming drops the model's score: the class is now the person's, and the model's old
+    confidence (often a 1.00 for another class) would only mislead; lists show "reviewed" instead.
+    """
 
     def __init__(self, ids: Iterable[int], label: str | None, *, mark_reviewed: bool = True):
         super().__init__()
@@ -98,8 +102,10 @@ class SetLabel(Command):
         new = []
         for i in self.ids:
             old = doc.get(i)
-            reviewed = True if self.mark_reviewed else old.reviewed
-            new.append(old.with_(label=self.label, reviewed=reviewed))
+            if self.mark_reviewed:
+                new.append(old.with_(label=self.label, reviewed=True, score=None))
+            else:
+                new.append(old.with_(label=self.label))
         return self.ids, new
 
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu
 
 from karyostudio.gui.actions import _action, menu
+from karyostudio.gui.case.review import lab_targets
 from karyostudio.gui.case.scan import case_annotations
 from karyostudio.gui.dialogs.busy import busy_cursor
 from karyostudio.gui.dialogs.messages import show_error, show_warning
@@ -65,7 +66,8 @@ class ExportController(QObject):
         self.cell_coco_action = _action(w, "Cell as &COCO JSON…", tip="Export the open cell's outlines as COCO")
         self.case_coco_action = _action(w, "Case as C&OCO JSON…", tip="Export every analysed cell as one COCO file")
         self.case_report_action = _action(w, "Case &report (HTML, PDF)…",
-                                          tip="Write a report: every cell's count, karyotype and status")
+                                          tip="Write a report: every cell's count, karyotype and status, the tally, "
+                                              "the modal number and the lab workflow")
         self.menu = QMenu("&Export", w)
         self.menu.setObjectName("menu_export")
         self.menu.addActions([self.cell_labelme_action, self.cell_coco_action])
@@ -158,7 +160,8 @@ class ExportController(QObject):
             return False
         self.case.refresh()
         html = case_report_html(self.case.folder.name, self.case.cells,
-                                date=(date or datetime.date.today()).isoformat(), reviewer=reviewer)
+                                date=(date or datetime.date.today()).isoformat(), reviewer=reviewer,
+                                targets=lab_targets())
         if path.suffix.lower() == ".pdf":
             ok = self._write(path, lambda: atomic_write_bytes(path, html_to_pdf(html)))
         else:

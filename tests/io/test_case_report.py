@@ -25,11 +25,12 @@ def test_tally_counts_karyotypes_statuses_and_modal_number():
     tally = case_tally(CELLS)
     assert tally.cells == 7
     assert tally.by_status == {CellStatus.NOT_STARTED: 1, CellStatus.AUTO: 2, CellStatus.REVIEWED: 3,
-                               CellStatus.UNREADABLE: 1}
+                               CellStatus.REJECTED: 0, CellStatus.UNREADABLE: 1}
     assert tally.karyotypes == [("46,XX", 4), ("45,X", 1)]
     assert tally.karyotype_text() == "46,XX: 4 cells, 45,X: 1"
     assert tally.modal_numbers == (46,)
     assert tally.text().splitlines() == ["7 cells: 1 not started, 2 auto, 3 reviewed, 1 unreadable",
+                                         "counted 5/20, analysed 3/5, karyograms 0/2",
                                          "46,XX: 4 cells, 45,X: 1", "modal number 46"]
 
 
@@ -48,4 +49,29 @@ def test_report_lists_every_cell_with_the_tally():
         assert f"<td>{cell.name}</td><td>{cell.status.value}</td>" in html
     assert "<tr><td>46,XX</td><td>4</td></tr>" in html and "modal number 46" in html
     assert "<td>a1</td><td>auto</td><td>45</td><td>45,X</td>" in html
+    assert "counted 5/20, analysed 3/5, karyograms 0/2" in html and "not complete yet" in html
     assert "Reviewer" not in case_report_html("c", CELLS, date="2026-03-01")
+
+
+def test_rejected_cells_are_listed_but_left_out_of_the_tally():
+    cells = CELLS + [_cell("x1", CellStatus.REJECTED, 39, "39,X")]
+    tally = case_tally(cells)
+    assert tally.by_status[CellStatus.REJECTED] == 1 and "1 rejected" in tally.status_text()
+    assert ("39,X", 1) not in tally.karyotypes and tally.counted == 5 and tally.modal_numbers == (46,)
+    assert "<td>x1</td><td>rejected</td>" in case_report_html("c", cells, date="2026-03-01")
+
+
+def test_the_lab_workflow_targets_count_analyse_and_karyograms():
+    from dataclasses import replace
+
+    from karyostudio.io.case_report import LabTargets
+
+    cells = [replace(_cell(f"r{i}", CellStatus.REVIEWED, 46, "46,XY"), karyogram=i < 2) for i in range(5)]
+    cells += [_cell(f"a{i}", CellStatus.AUTO, 46, "46,XY") for i in range(15)]
+    tally = case_tally(cells)
+    assert (tally.counted, tally.analysed, tally.karyograms) == (20, 5, 2) and tally.complete
+    assert tally.workflow_text() == "counted 20/20 \u2713, analysed 5/5 \u2713, karyograms 2/2 \u2713"
+    small = case_tally(cells, LabTargets(count=30, analyse=5, karyograms=3))
+    assert not small.complete and "counted 20/30," in small.workflow_text()
+    html = case_report_html("c", cells, date="2026-03-01")
+    assert "modal number 46" in html and "; complete." in html

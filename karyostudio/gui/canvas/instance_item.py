@@ -107,8 +107,9 @@ class InstanceItem(QGraphicsPolygonItem):
         self.setBrush(QBrush(fill))
         self._tag.set_content(label_text(instance), colour)
         score = f", score {instance.score:.2f}" if instance.score is not None else ""
-        self.setToolTip(f"#{instance.id}: {instance.label or 'unlabeled'}{score}"
-                        f"{', reviewed' if instance.reviewed else ''} ({instance.source})")
+        score = score or (", reviewed" if instance.reviewed else "")
+        reviewed = ", reviewed" if instance.reviewed and instance.score is not None else ""
+        self.setToolTip(f"#{instance.id}: {instance.label or 'unlabeled'}{score}{reviewed} ({instance.source})")
         self.set_points(instance.polygon)
 
     def set_points(self, points: np.ndarray) -> None:

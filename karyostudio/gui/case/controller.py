@@ -19,6 +19,7 @@ from karyostudio.gui.case.cell_session import open_cell_session
 from karyostudio.gui.case.drop import DropOpener
 from karyostudio.gui.case.model import resolved_path
 from karyostudio.gui.case.panel import CasePanel
+from karyostudio.gui.case.review import CaseReview, lab_targets
 from karyostudio.gui.case.run import CaseRunner, CaseRunOutcome
 from karyostudio.gui.case.scan import CaseFolderError, CaseReader
 from karyostudio.gui.dialogs.busy import busy_cursor
@@ -58,6 +59,7 @@ class CaseController(QObject):
         self._watcher.directoryChanged.connect(lambda _path: self._refresh_timer.start())
         self._create_actions()
         self.exports = ExportController(window, self)
+        self.review = CaseReview(self)  # reject a cell, lab targets
         self.drops = DropOpener(window, self.open_any)
         self._connect()
 
@@ -178,7 +180,7 @@ class CaseController(QObject):
         self._show(cells)
 
     def _show(self, cells: list[CaseCell]) -> None:
-        self.panel.show_case(self.folder.name if self.folder else None, cells)
+        self.panel.show_case(self.folder.name if self.folder else None, cells, lab_targets())
         self._mark_current()
         self._update_actions()
 
@@ -224,6 +226,8 @@ class CaseController(QObject):
         if not self._navigating:
             self.recent.add(path)
         self._mark_current()
+        self.review.sync()
+        self.window.session.history.subscribe(self.review.sync)
 
     def _saved(self, path: Path) -> None:
         if self.folder is not None:

@@ -1,4 +1,8 @@
-"""The case table: one row per cell (cell, status, count, karyotype); the open cell in bold."""
+"""The case table: one row per cell (thumbnail and cell, status, count, karyotype); the open cell in bold.
+
+Count is the cell's chromosome count (named and unnamed), with its unsplit clusters beside it;
+the tool tip gives the full breakdown.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from karyostudio.gui.case.thumbnails import Thumbnails
 from karyostudio.io.case_report import CaseCell, CellStatus
 
 COLUMNS = ("Cell", "Status", "Count", "Karyotype")
@@ -14,6 +19,7 @@ _STATUS_COLOURS = {
     CellStatus.NOT_STARTED: QColor(120, 120, 120),
     CellStatus.AUTO: QColor(170, 110, 0),
     CellStatus.REVIEWED: QColor(0, 130, 40),
+    CellStatus.REJECTED: QColor(120, 60, 160),
     CellStatus.UNREADABLE: QColor(190, 0, 0),
 }
 
@@ -26,6 +32,14 @@ class CaseTableModel(QAbstractTableModel):
         self.cells: list[CaseCell] = []
         self._current: Path | None = None
         self._current_row: int | None = None  # cached: fonts are asked for on every paint
+        self.thumbnails = Thumbnails(self)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+
+    def _thumbnail_ready(self, path: Path) -> None:
+        for row, cell in enumerate(self.cells):
+            if cell.image_path == path:
+                index = self.index(row, 0)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
     def set_cells(self, cells: list[CaseCell]) -> None:
         self.beginResetModel()
@@ -62,8 +76,9 @@ class CaseTableModel(QAbstractTableModel):
             return None
         cell, column = self.cells[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (cell.name, cell.status.value, "" if cell.count is None else str(cell.count),
-                    cell.karyotype or "")[column]
+            return (cell.name, cell.status.value, cell.count_text(), cell.karyotype or "")[column]
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return self.thumbnails.get(cell.image_path)
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:
             return QBrush(_STATUS_COLOURS[cell.status])
         if role == Qt.ItemDataRole.FontRole and index.row() == self._current_row:
@@ -71,7 +86,7 @@ class CaseTableModel(QAbstractTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
-            return cell.error or str(cell.image_path)
+            return cell.error or _tooltip(cell)
         return None
 
 
@@ -80,3 +95,17 @@ def resolved_path(path: Path) -> Path:
         return Path(path).resolve()
     except OSError:
         return Path(path).absolute()
+
+
+def _tooltip(cell: CaseCell) -> str:
+    lines = [str(cell.image_path)]
+    if cell.count is not None:
+        lines.append(f"{cell.count} chromosomes ({cell.named or 0} named, {cell.unnamed or 0} unnamed)"
+                     + (f", {cell.clusters} clusters not counted" if cell.clusters else ""))
+    if cell.karyotype:
+        lines.append(cell.karyotype)
+    if cell.status == CellStatus.REJECTED:
+        lines.append("rejected: left out of the tally")
+    if cell.karyogram:
+        lines.append("karyogram exported")
+    return "\n".join(lines)

@@ -1,8 +1,10 @@
 """Reading a case folder: every image is a cell, its labelme file <key>.json beside it (Qt-free).
 
 The state of a case is derived from the files each time it is needed, never stored, so it
-cannot go stale: a cell without an annotation file is "not started", one whose outlines are
-all reviewed is "reviewed", any other annotated cell is "auto".
+cannot go stale: a cell without an annotation file is "not started", one whose file says
+``cellStatus: rejected`` is "rejected", one whose outlines are all reviewed is "reviewed", any
+other annotated cell is "auto". A cell has a karyogram when ``<cell>_karyogram.png`` (.svg, .pdf)
+lies beside its image.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 from pathlib import Path
 
 from karyostudio.core.annotated_image import AnnotationSet, ImageAnnotations
-from karyostudio.core.karyotype import karyotype_string
-from karyostudio.io.case_report import CaseCell, CellStatus
+from karyostudio.core.cell_count import count_cell
+from karyostudio.io.case_report import CELL_STATUS_KEY, KARYOGRAM_SUFFIXES, REJECTED, CaseCell, CellStatus
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES, image_key
 from karyostudio.io.labelme import read_labelme
@@ -47,6 +49,12 @@ def case_images(folder: Path) -> list[Path]:
     return sorted(images, key=lambda p: natural_key(p.name))
 
 
+def karyogram_paths(image_path: Path) -> list[Path]:
+    """Where karyogram exports of a cell go: <key>_karyogram.<png|svg|pdf> beside its image."""
+    key = image_key(image_path.name)
+    return [image_path.with_name(f"{key}_karyogram{suffix}") for suffix in KARYOGRAM_SUFFIXES]
+
+
 def read_cell(image_path: Path) -> CaseCell:
     """The state of one cell, from its annotation file (if any)."""
     image_path = Path(image_path)
@@ -60,8 +68,14 @@ def read_cell(image_path: Path) -> CaseCell:
         return CaseCell(name, image_path, json_path, CellStatus.UNREADABLE, error=str(exc))
     instances = ann.instances
     reviewed = bool(instances) and all(inst.reviewed for inst in instances)
-    return CaseCell(name, image_path, json_path, CellStatus.REVIEWED if reviewed else CellStatus.AUTO,
-                    count=len(instances), karyotype=karyotype_string(inst.label for inst in instances))
+    if ann.extra.get(CELL_STATUS_KEY) == REJECTED:
+        status = CellStatus.REJECTED
+    else:
+        status = CellStatus.REVIEWED if reviewed else CellStatus.AUTO
+    counted = count_cell(instances)
+    return CaseCell(name, image_path, json_path, status, count=counted.chromosomes, karyotype=counted.karyotype,
+                    named=counted.named, unnamed=counted.unnamed, clusters=counted.clusters,
+                    karyogram=any(p.is_file() for p in karyogram_paths(image_path)))
 
 
 def scan_case(folder: Path) -> list[CaseCell]:
@@ -91,12 +105,13 @@ def case_annotations(cells: list[CaseCell]) -> tuple[AnnotationSet, list[str]]:
 class CaseReader:
     """scan_case that re-reads only annotation files changed since the last scan.
 
-    A file counts as unchanged while its inode, size and modification time are; every write in
-    karyostudio replaces the file (a new inode), so no change goes unseen.
+    A file counts as unchanged while its inode, size and modification time are (and the cell's
+    karyogram files neither appear nor vanish); every write in karyostudio replaces the file (a
+    new inode), so no change goes unseen.
     """
 
     def __init__(self) -> None:
-        self._cache: dict[Path, tuple[tuple[int, int, int], CaseCell]] = {}
+        self._cache: dict[Path, tuple[tuple, CaseCell]] = {}
 
     def scan(self, folder: Path) -> list[CaseCell]:
         return [self.read(p) for p in case_images(folder)]
@@ -107,7 +122,8 @@ class CaseReader:
         except OSError:
             self._cache.pop(image_path, None)
             return read_cell(image_path)
-        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                     tuple(p.is_file() for p in karyogram_paths(image_path)))
         cached = self._cache.get(image_path)
         if cached is not None and cached[0] == signature:
             return cached[1]

@@ -242,8 +242,10 @@ class KaryogramController(QObject):
     def export_dialog(self) -> None:
         session = self.session
         case = self.case_name()
+        in_case = case is not None and session.image_path is not None
         dialog = ExportDialog(case or session.key, effective_karyotype(session),
-                              default_export_path(session.key, session.annotation_path, session.image_path),
+                              default_export_path(session.key, session.annotation_path, session.image_path,
+                                                  session.image_path.parent if in_case else None),
                               self.window, cell=session.key if case else None,
                               counts=count_cell(session.document).text())
         if dialog.exec() != ExportDialog.DialogCode.Accepted:

@@ -72,6 +72,8 @@ def export_karyogram(scene: KaryogramScene, path: str | Path, metadata: ExportMe
     if suffix not in EXPORT_FORMATS:
         raise ExportError(f"cannot export a karyogram as {suffix or 'a file without suffix'!r}; "
                           f"use one of {', '.join(EXPORT_FORMATS)}")
+    if scene.pending:  # e.g. the karyogram is hidden or was just given a document: catch up first
+        scene.update_now()
     if scene.document is None or not scene.chromosome_items():
         raise ExportError("the karyogram is empty: open a metaphase with outlines first")
     render = {".png": _png_bytes, ".svg": _svg_bytes, ".pdf": _pdf_bytes}[suffix]

@@ -92,9 +92,11 @@ def _flag(value) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
 
-def default_export_path(session_key: str, annotation_path: Path | None, image_path: Path | None) -> Path:
-    """<folder>/<key>_karyogram.png: the last export folder, else the annotation's or image's folder."""
-    folder = app_settings().value(FOLDER_KEY)
+def default_export_path(session_key: str, annotation_path: Path | None, image_path: Path | None,
+                        case_folder: Path | None = None) -> Path:
+    """<folder>/<key>_karyogram.png: a case cell's own folder (where the case counts its karyograms),
+    else the last export folder, else the annotation's or image's folder."""
+    folder = str(case_folder) if case_folder is not None else app_settings().value(FOLDER_KEY)
     if not folder:
         source = annotation_path or image_path
         folder = str(source.parent) if source is not None else str(Path.home())

@@ -24,7 +24,7 @@ from karyostudio.core.document import Document, DocumentChanged
 from karyostudio.core.instance import Instance
 from karyostudio.gui.palette import class_colour
 from karyostudio.gui.selection import Selection
-from karyostudio.models.base import is_cluster, prediction_karyotype
+from karyostudio.core.cell_count import count_cell, is_chromosome
 
 COLUMNS = ("#", "Class", "Score", "Area", "\u2713", "Source")
 COLUMN_TIPS = ("instance id", "chromosome class", "model confidence", "area in pixels", "reviewed by a person",
@@ -122,6 +122,13 @@ class InstanceTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
+def score_text(inst: Instance) -> str:
+    """The model's confidence, or "reviewed" once a person has named the outline (its score is gone)."""
+    if inst.score is not None:
+        return f"{inst.score:.2f}"
+    return "reviewed" if inst.reviewed else ""
+
+
 @dataclass(frozen=True)
 class _RowValues:
     label: str | None
@@ -131,11 +138,11 @@ class _RowValues:
 
 def _row_values(inst: Instance) -> _RowValues:
     if inst.label is not None:
-        class_text = inst.label
+        class_text = inst.label if is_chromosome(inst) else f"{inst.label} (cluster)"
     else:
-        class_text = "cluster" if is_cluster(inst) else "unlabeled"
+        class_text = "unlabeled" if is_chromosome(inst) else "cluster"
     area = inst.area
-    display = (str(inst.id), class_text, f"{inst.score:.2f}" if inst.score is not None else "",
+    display = (str(inst.id), class_text, score_text(inst),
                f"{area:.0f}", "\u2713" if inst.reviewed else "", inst.source)
     label_key = karyogram_order(inst.label) if inst.label is not None else 99
     sort_keys = (inst.id, label_key, inst.score if inst.score is not None else -1.0, area,
@@ -205,12 +212,10 @@ class InstancePanel(QWidget):
             return
         instances = document.instances
         reviewed = sum(inst.reviewed for inst in instances)
-        clusters = sum(is_cluster(inst) for inst in instances)
-        parts = [f"{len(instances)} outlines", f"{reviewed} reviewed"]
-        if clusters:
-            parts.append(f"{clusters} clusters")
-        if instances:
-            parts.append(prediction_karyotype(instances))
+        counted = count_cell(instances)
+        parts = (counted.parts() or ["no outlines"]) + [f"{reviewed} reviewed"]
+        if counted.karyotype:
+            parts.append(counted.karyotype)
         self.summary.setText(" \u00b7 ".join(parts))
         self.summary.setToolTip(self.summary.text())
         self._apply_selection()  # rows inserted or reset by this change lose their selection
