@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.select_tool = SelectTool(self.view, self.editor.edit_vertices)
         self.draw_tool = DrawPolygonTool(self.view, self.editor.add_polygon, self.act.select_tool.trigger)
         build_menus(self, self.act, self.set_label)
+        self._panels_menu = menu(self, "view").addMenu("&Panels")  # every dock, so a closed one comes back
         self.lab = ModelLab(self, predictor_loader)  # training and evaluation docks
         analysis = menu(self, "analysis")
         analysis.addAction(self.models.split_action)
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self.view.set_tool(self.select_tool)
         self.set_session(self.session)
         self.models.refresh()
+        for dock in self.findChildren(QDockWidget):
+            self._panels_menu.addAction(dock.toggleViewAction())
         self._restore_layout()
         if not self.autosaver.enabled:  # the app runs on, without recovery files
             self.status.message("no recovery files: the recovery folder is unusable (see the warning)", 0)

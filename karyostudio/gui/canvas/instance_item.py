@@ -3,6 +3,12 @@
 Outlines and handles keep their on-screen size at every zoom (cosmetic pens, handles drawn in
 device pixels). The item only shows an Instance; edits go through commands, and the scene
 calls :meth:`InstanceItem.set_instance` when the document changes.
+
+The label tag sits just outside the outline's top-right corner, small and half transparent, so
+it never hides the chromosome it names, however small (21, 22, Y at fit zoom). Fills are faint
+(selected ones too: the selection shows as a thicker outline and handles), so the banding stays
+visible. Unselected outlines and tags are cached as device pixmaps: a repaint of hundreds of
+outlines blits them instead of drawing every polygon and text again.
 """
 
 from __future__ import annotations
@@ -17,6 +23,12 @@ from karyostudio.gui.palette import class_colour
 
 HANDLE_PX = 7.0  # vertex handle size on screen
 REVIEWED_MARK = " \u2713"
+TAG_FONT_PT = 7.5
+TAG_ALPHA = 190
+TAG_GAP_PX = 1.0  # between the outline's corner and its tag
+FILL_ALPHA = 28  # faint, so the bands show through
+SELECTED_FILL_ALPHA = 28
+CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
 def to_qpolygon(points: np.ndarray) -> QPolygonF:
@@ -35,8 +47,9 @@ class LabelTag(QGraphicsItem):
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setCacheMode(CACHE)
         self._font = QFont()
-        self._font.setPointSizeF(9.0)
+        self._font.setPointSizeF(TAG_FONT_PT)
         self._font.setBold(True)
         self._text = ""
         self._colour = QColor()
@@ -46,8 +59,9 @@ class LabelTag(QGraphicsItem):
         self.prepareGeometryChange()
         self._text, self._colour = text, colour
         size = QFontMetricsF(self._font).size(0, text)
-        w, h = size.width() + 6.0, size.height() + 2.0
-        self._rect = QRectF(-w / 2.0, -h / 2.0, w, h)
+        w, h = size.width() + 4.0, size.height()
+        # Anchored at the outline's top-right corner, the tag lies above and right of it.
+        self._rect = QRectF(TAG_GAP_PX, -h - TAG_GAP_PX, w, h)
         self.update()
 
     @property
@@ -59,7 +73,9 @@ class LabelTag(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self._colour)
+        fill = QColor(self._colour)
+        fill.setAlpha(TAG_ALPHA)
+        painter.setBrush(fill)
         painter.drawRoundedRect(self._rect, 3.0, 3.0)
         painter.setFont(self._font)
         painter.setPen(Qt.GlobalColor.black if self._colour.lightness() > 140 else Qt.GlobalColor.white)
@@ -76,6 +92,7 @@ class InstanceItem(QGraphicsPolygonItem):
         self._margin = handle_margin
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
+        self.setCacheMode(CACHE)
         self._tag = LabelTag(self)
         self._points = instance.polygon
         self.instance = instance
@@ -103,7 +120,7 @@ class InstanceItem(QGraphicsPolygonItem):
             pen.setStyle(Qt.PenStyle.DashLine)
         self.setPen(pen)
         fill = QColor(colour)
-        fill.setAlpha(45)
+        fill.setAlpha(FILL_ALPHA)
         self.setBrush(QBrush(fill))
         self._tag.set_content(label_text(instance), colour)
         score = f", score {instance.score:.2f}" if instance.score is not None else ""
@@ -116,13 +133,18 @@ class InstanceItem(QGraphicsPolygonItem):
         self.prepareGeometryChange()
         self._points = np.asarray(points, dtype=np.float64)
         self.setPolygon(to_qpolygon(self._points))
-        self._tag.setPos(QPointF(*self._points.mean(axis=0)))
+        self._tag.setPos(QPointF(float(self._points[:, 0].max()), float(self._points[:, 1].min())))
 
     def nearest_vertex(self, scene_pos: QPointF, tolerance: float) -> int | None:
         """Index of the vertex closest to scene_pos if within tolerance (scene units)."""
         d = np.hypot(self._points[:, 0] - scene_pos.x(), self._points[:, 1] - scene_pos.y())
         index = int(np.argmin(d))
         return index if d[index] <= tolerance else None
+
+    def set_selected_look(self, selected: bool) -> None:
+        """Selected outlines are drawn above their neighbours and live (their handles move)."""
+        self.setZValue(1.0 if selected else 0.0)
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache if selected else CACHE)
 
     def set_handle_margin(self, margin: float) -> None:
         self.prepareGeometryChange()
@@ -141,7 +163,7 @@ class InstanceItem(QGraphicsPolygonItem):
             pen.setWidthF(3.0)
             painter.setPen(pen)
             fill = QColor(self.brush().color())
-            fill.setAlpha(90)
+            fill.setAlpha(SELECTED_FILL_ALPHA)
             painter.setBrush(fill)
             painter.drawPolygon(self.polygon())
             self._paint_handles(painter)

@@ -122,9 +122,10 @@ class MetaphaseScene(QGraphicsScene):
                 selected = instance_id in wanted
                 if item.isSelected() != selected:
                     item.setSelected(selected)
-                # Selected outlines are drawn above their neighbours. (Done here rather than in
-                # an itemChange override, which leaks references to None in PySide6 6.12.)
-                item.setZValue(1.0 if selected else 0.0)
+                # Selected outlines are drawn above their neighbours, uncached. (Done here rather
+                # than in an itemChange override, which leaks references to None in PySide6 6.12.)
+                if item.zValue() != (1.0 if selected else 0.0):
+                    item.set_selected_look(selected)
         finally:
             self._syncing = False
 

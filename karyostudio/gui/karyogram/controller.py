@@ -68,6 +68,7 @@ class KaryogramController(QObject):
         self.hover_outline.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.hover_outline.setVisible(False)
         window.scene.addItem(self.hover_outline)
+        self._unsubscribe = None
 
     # --- composition -----------------------------------------------------------------------
     def _action(self, text: str, tip: str, slot, *, checkable: bool = False, shortcut: str | None = None) -> QAction:
@@ -138,6 +139,10 @@ class KaryogramController(QObject):
 
     def set_session(self, session: Session) -> None:
         self.hover_outline.setVisible(False)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        # An edit, undo or redo of the hovered outline redraws its overlay at once.
+        self._unsubscribe = session.document.subscribe(lambda _event: self._show_metaphase_hover())
         self.scene.set_document(session.document)
         self.karyotype_bar.set_session(session)
         session.history.subscribe(lambda s=session: self._update_header() if s is self.session else None)
