@@ -2,6 +2,8 @@
 
 Failures never change the open document: a file is read completely into a new Session
 before it replaces the current one, and errors are shown in a dialog that names the file.
+Files shipped with the program (the bundled sample) are never overwritten: saving one asks for
+a place, suggesting the user's documents folder (karyostudio.gui.program_files).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from karyostudio.gui.dialogs.messages import (
     UnsavedChoice, ask_unsaved_changes, show_error, show_reader_warnings, show_warning,
 )
 from karyostudio.gui.dialogs.recovery import RecoveryAction, choose_recovery
+from karyostudio.gui.program_files import in_user_folder, is_shipped
 from karyostudio.gui.recovery import discard_recovery, list_recovery, restore_session
 from karyostudio.gui.session import Session
 from karyostudio.gui.settings import app_settings
@@ -71,12 +74,14 @@ class FileController:
 
     # --- save ------------------------------------------------------------------------------
     def save(self) -> bool:
-        if self.session.annotation_path is None:
+        if self.session.annotation_path is None or is_shipped(self.session.annotation_path):
             return self.save_as()
         return self.save_to(self.session.annotation_path)
 
     def save_as(self) -> bool:
         suggested = self.session.default_save_path()
+        if is_shipped(suggested):  # the bundled sample: the user's folder, never the program's
+            suggested = in_user_folder(suggested)
         start = str(suggested) if suggested is not None else self._last_dir()
         path, _ = QFileDialog.getSaveFileName(self.window, "Save outlines", start, SAVE_FILTER)
         if not path:
@@ -85,6 +90,10 @@ class FileController:
         return self.save_to(path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json"))
 
     def save_to(self, path: Path) -> bool:
+        if is_shipped(path):
+            show_warning(self.window, "Cannot save here", f"{path} belongs to the program itself and is never "
+                         "overwritten; save the outlines in a folder of your own (File \u203a Save As).")
+            return False
         try:
             saved = self.session.save(path)
         except (FormatError, OSError, ValueError) as exc:

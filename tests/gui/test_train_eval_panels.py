@@ -144,3 +144,42 @@ def test_window_has_training_and_evaluation_docks(window, qtbot):
     qtbot.waitUntil(lambda: docks["dock_evaluation"].isVisible())
     listed = [window.lab.evaluation.model.itemText(i) for i in range(window.lab.evaluation.model.count())]
     assert listed == [info.name for info in window.models.infos if info.weights_present]
+
+
+def test_the_training_panel_starts_on_a_short_preset_and_describes_each(qtbot, tmp_path, monkeypatch):
+    from karyostudio.gui.panels.preset_info import preset_info
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    chosen = panel.preset.currentText()
+    info = preset_info(chosen)
+    assert not info.needs_gpu and info.budget_minutes is not None and info.budget_minutes <= 15
+    assert info.description and info.description[:30] in panel.about.text() and "Time: up to" in panel.about.text()
+    panel.preset.setCurrentText("deepchm-r50")
+    assert "needs a GPU" in panel.about.text() or "on this machine" in panel.about.text()
+    panel.preset.setCurrentText("deepchm-cpu")
+    assert "75 min" in panel.about.text()
+    training = tmp_path / "data-home" / "karyostudio" / "training"
+    assert panel.out_dir.text() == str(training / "deepchm-cpu")
+
+
+def test_training_output_goes_to_the_users_data_folder_never_the_programs(tmp_path, monkeypatch):
+    from karyostudio.gui.panels.training import OutputFolderError, resolve_out_dir
+    from karyostudio.gui.program_files import PROGRAM_ROOT
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.chdir(PROGRAM_ROOT)  # as if started from the installed program's folder
+    training = tmp_path / "data-home" / "karyostudio" / "training"
+    config = build_config("default-cpu", out_dir="", max_minutes=None, device="cpu")
+    assert config.out_dir == str(training / "default-cpu")  # not the preset's own "models"
+    assert resolve_out_dir("runs/mine", "x") == training / "runs" / "mine"
+    with pytest.raises(OutputFolderError):
+        resolve_out_dir(str(PROGRAM_ROOT / "models"), "x")
+    panel_status = []
+    panel = TrainingPanel()
+    panel.out_dir.setText(str(PROGRAM_ROOT / "resources" / "run"))
+    assert not panel.start()
+    panel_status.append(panel.status.text())
+    assert "program's own folder" in panel_status[0]
+    panel.deleteLater()

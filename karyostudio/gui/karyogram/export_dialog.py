@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
     QLabel, QLineEdit, QPushButton, QWidget
 
 from karyostudio.gui.karyogram.export import EXPORT_FORMATS, ExportMetadata, ExportOptions
+from karyostudio.gui.program_files import in_user_folder, is_shipped
 from karyostudio.gui.settings import app_settings
 
 REVIEWER_KEY = "karyogram/reviewer"
@@ -100,4 +101,5 @@ def default_export_path(session_key: str, annotation_path: Path | None, image_pa
     if not folder:
         source = annotation_path or image_path
         folder = str(source.parent) if source is not None else str(Path.home())
-    return Path(str(folder)) / f"{session_key}_karyogram.png"
+    target = Path(str(folder)) / f"{session_key}_karyogram.png"
+    return in_user_folder(target) if is_shipped(target) else target  # never into the program's files

@@ -6,6 +6,12 @@ JobThread; its callbacks post losses and epoch metrics to the GUI thread, which 
 (pyqtgraph) and lists the epochs. Cancel stops after the current step with a checkpoint saved.
 A finished run's exported model can be installed into the user's model folder, where the model
 list finds it.
+
+Runs go into the user's data folder (``$XDG_DATA_HOME/karyostudio/training/<preset>``), never
+into the program's own folder whatever the working directory; a relative output folder is taken
+inside the user's training folder. Below the preset the panel shows its description and how
+long it takes on this machine (karyostudio.gui.panels.preset_info); it starts on the shortest
+CPU preset.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from PySide6.QtWidgets import (
 
 from karyostudio.core.progress import CancelToken
 from karyostudio.gui.jobs import JobRunner, Post
+from karyostudio.gui.panels.preset_info import default_preset, preset_info
+from karyostudio.gui.program_files import is_shipped, user_training_dir
 
 _STEP_PLOT_EVERY = 1  # plot every loss report; fit already throttles them (log_every)
 
@@ -65,15 +73,28 @@ def build_config(preset_or_file: str, *, out_dir: str, max_minutes: float | None
 
     path = Path(preset_or_file).expanduser()
     config = load_config(path) if path.suffix.lower() in (".yaml", ".yml", ".json") else load_preset(preset_or_file)
-    changes: dict[str, Any] = {"device": device}
-    if out_dir:
-        changes["out_dir"] = out_dir
+    changes: dict[str, Any] = {"device": device, "out_dir": str(resolve_out_dir(out_dir, config.name))}
     if max_minutes:
         changes["max_minutes"] = max_minutes
     config = dataclasses.replace(config, **changes)
     if corrections:
         config = add_labelme_source(config, corrections)
     return config
+
+
+class OutputFolderError(ValueError):
+    """The output folder lies among the program's own files."""
+
+
+def resolve_out_dir(out_dir: str, preset_name: str) -> Path:
+    """The run folder: absolute as given, a relative one inside the user's training folder, none:
+    <training folder>/<preset>. A folder among the program's own files is refused."""
+    path = Path(out_dir).expanduser() if out_dir else Path(preset_name)
+    if not path.is_absolute():
+        path = user_training_dir() / path
+    if is_shipped(path):
+        raise OutputFolderError(f"{path} is inside the program's own folder; train into a folder of your own")
+    return path
 
 
 def install_model(manifest_path: Path, target_dir: Path) -> Path:
@@ -88,6 +109,17 @@ def install_model(manifest_path: Path, target_dir: Path) -> Path:
     return target
 
 
+def _has_gpu() -> bool:
+    """A CUDA device, when torch is already loaded (the panel never loads it just to ask)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    try:
+        return bool(torch is not None and torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken CUDA setup means no GPU
+        return False
+
+
 class TrainingPanel(QWidget):
     model_installed = Signal(str)  # manifest path
 
@@ -99,6 +131,12 @@ class TrainingPanel(QWidget):
         self.preset = QComboBox()
         self.preset.setEditable(True)  # a config file path may be typed instead
         self.preset.addItems(preset_names())
+        short = default_preset()
+        if short is not None:
+            self.preset.setCurrentText(short)
+        self.about = QLabel()
+        self.about.setWordWrap(True)
+        self.about.setStyleSheet("color: #444;")
         self.corrections = QLineEdit()
         self.corrections.setPlaceholderText("optional: folder of reviewed labelme files")
         browse = QPushButton("…")
@@ -106,7 +144,8 @@ class TrainingPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.corrections, 1)
         row.addWidget(browse)
-        self.out_dir = QLineEdit("runs/app-training")
+        self.out_dir = QLineEdit()
+        self._out_dir_edited = False
         self.minutes = QDoubleSpinBox()
         self.minutes.setRange(0, 10000)
         self.minutes.setSpecialValueText("preset's")
@@ -132,6 +171,7 @@ class TrainingPanel(QWidget):
 
         form = QFormLayout()
         form.addRow("Preset or config", self.preset)
+        form.addRow(self.about)
         form.addRow("Corrections", row)
         form.addRow("Output folder", self.out_dir)
         form.addRow("Time budget", self.minutes)
@@ -147,6 +187,9 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.plot, 2)
         layout.addWidget(self.epochs, 1)
 
+        self.preset.currentTextChanged.connect(self._preset_changed)
+        self.out_dir.textEdited.connect(lambda _text: setattr(self, "_out_dir_edited", True))
+        self._preset_changed(self.preset.currentText())
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.install_button.clicked.connect(self.install)
@@ -173,7 +216,7 @@ class TrainingPanel(QWidget):
             config = build_config(self.preset.currentText().strip(), out_dir=self.out_dir.text().strip(),
                                   max_minutes=self.minutes.value() or None, device=self.device.currentText(),
                                   corrections=self.corrections.text().strip())
-        except (ConfigError, FormatError, OSError) as exc:
+        except (ConfigError, FormatError, OSError, OutputFolderError) as exc:
             self._set_status(f"cannot start: {exc}")
             return False
         self._config = config
@@ -204,6 +247,19 @@ class TrainingPanel(QWidget):
         self._set_status(f"installed {installed.name} in {user_dir}")
         self.model_installed.emit(str(installed))
         return installed
+
+    def _preset_changed(self, text: str) -> None:
+        """Show what the preset is and how long it takes; its run folder follows unless edited."""
+        from karyostudio.training.config import preset_names
+
+        name = text.strip()
+        if name in preset_names():
+            info = preset_info(name)
+            self.about.setText(f"{info.description}\nTime: {info.duration_text(has_gpu=_has_gpu())}")
+        else:
+            self.about.setText("a config file (YAML or JSON)" if name else "")
+        if not self._out_dir_edited:
+            self.out_dir.setText(str(user_training_dir() / (Path(name).stem if name else "run")))
 
     def _browse_corrections(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of reviewed labelme files")
