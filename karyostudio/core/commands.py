@@ -84,6 +84,20 @@ class EditVertices(Command):
         return (old.id,), (old.with_(polygon=self.polygon),)
 
 
+class UpdateInstance(Command):
+    """Replace one instance by a new version of it (same id): e.g. a GrabCut outline that replaces
+    the outline it was drawn on, with its class, in one step."""
+
+    def __init__(self, instance: Instance, text: str = "replace outline"):
+        super().__init__()
+        self.instance = instance
+        self.text = text
+
+    def plan(self, doc):
+        doc.get(self.instance.id)  # must exist
+        return (self.instance.id,), (self.instance,)
+
+
 class SetLabel(Command):
     """Name one or more instances; a person's naming also marks them reviewed unless told not to.
 

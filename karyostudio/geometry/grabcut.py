@@ -14,7 +14,9 @@ GrabCut as three channels: intensity, smoothed intensity and the distance outsid
 region (see grabcut_features). A click is turned into a seed region by thresholding a window
 around it (Otsu) and taking the connected component under the cursor; which side of the
 threshold is "object" is read from the click, so dark-on-light and bright-on-dark both work.
-The result is the largest connected object component, holes filled.
+The result is the largest connected object component, holes filled. A result that does not
+stand out from the region's surroundings (an empty box on the slide: GrabCut then returns noise or
+the whole box) is refused with "nothing found", unless the user marked object strokes.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class GrabCutSettings:
     refine_iterations: int = 2  # after each stroke
     simplify: float = 0.6  # px, Douglas-Peucker tolerance of the resulting outline
     click_window: int = 96  # px, half size of the window thresholded around a click
+    min_contrast: float = 15.0  # 8-bit levels between the object and its surroundings ...
+    min_contrast_noise: float = 2.5  # ... and this many times the surroundings' noise ...
+    sure_contrast: float = 40.0  # ... though this much always stands out (a crowded context is "noisy")
+    min_share: float = 0.03  # the object must fill this share of the region (a speck is not a chromosome)
 
     def __post_init__(self) -> None:
         if self.max_side < 16:
@@ -127,6 +133,9 @@ class GrabCutRegion:
         distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
         reach = max(pad * self.small_size[0] / self.crop_size[0], 1.0)
         self._features = grabcut_features(crop, np.clip(distance * (255.0 / reach), 0, 255).astype(np.uint8))
+        self._crop8 = crop
+        self._outside = ~region
+        self._object_strokes = False
         self._bgd = np.zeros((1, 65), np.float64)
         self._fgd = np.zeros((1, 65), np.float64)
         initial = self._mask.copy()
@@ -173,6 +182,7 @@ class GrabCutRegion:
         scale = self.small_size[0] / self.crop_size[0]
         thickness = max(int(round(2 * radius * scale)), 1)
         value = cv2.GC_FGD if foreground else cv2.GC_BGD
+        self._object_strokes = self._object_strokes or foreground
         shift = 4  # sub-pixel coordinates for cv2 drawing
         ipts = np.round(small * (1 << shift)).astype(np.int32)
         if len(ipts) == 1:
@@ -200,10 +210,30 @@ class GrabCutRegion:
 
     def polygon(self) -> np.ndarray:
         """The largest object outline, in image pixel coordinates (holes filled)."""
+        if not self._object_strokes and not self.stands_out():
+            raise GrabCutError("nothing found: no chromosome stands out in the region (drag the box around one, "
+                               "or mark it with an object stroke)")
         outline = mask_to_polygon(self.object_mask(), epsilon=self.settings.simplify, min_area=4.0)
         if outline is None:
             raise GrabCutError("no chromosome found in the region")
         return outline + np.asarray(self.origin, dtype=np.float64)
+
+    def stands_out(self) -> bool:
+        """True when the object differs from the region's surroundings by more than their noise."""
+        fg = _largest_component((self._mask == cv2.GC_FGD) | (self._mask == cv2.GC_PR_FGD))
+        around = self._outside & ~fg
+        if not fg.any() or fg.sum() < self.settings.min_share * max(int((~self._outside).sum()), 1):
+            return False
+        if not around.any():  # a region filling the crop: compare with the rest of the region
+            around = ~fg
+            if not around.any():
+                return False
+        inside, outside = self._crop8[fg].astype(np.float64), self._crop8[around].astype(np.float64)
+        level = float(np.median(outside))  # the slide (neighbours in the context are a minority)
+        contrast = abs(float(np.median(inside)) - level)
+        noise = 1.4826 * float(np.median(np.abs(outside - level)))  # robust to those neighbours
+        needed = min(self.settings.sure_contrast, self.settings.min_contrast_noise * noise)
+        return contrast >= max(self.settings.min_contrast, needed)
 
     # --- internals -------------------------------------------------------------------------
     def _has_object(self) -> bool:

@@ -18,6 +18,7 @@ from karyostudio.gui.actions import _action, menu
 from karyostudio.gui.canvas.brush_tool import BrushTool
 from karyostudio.gui.canvas.grabcut_tool import GrabCutTool
 from karyostudio.gui.canvas.split_tool import SplitTool
+from karyostudio.gui.dialogs.messages import ask_yes_no
 
 if TYPE_CHECKING:
     from karyostudio.gui.main_window import MainWindow
@@ -79,7 +80,8 @@ def install_edit_tools(window: "MainWindow") -> EditTools:
         actions=actions,
         brush=BrushTool(view, replace, say),
         split=SplitTool(view, replace, back_to_select, say),
-        grabcut=GrabCutTool(view, editor.add_polygon, back_to_select, say),
+        grabcut=GrabCutTool(view, lambda polygon, label: editor.add_outline(
+            polygon, label, lambda text: ask_yes_no(window, "GrabCut outline", text)), back_to_select, say),
     )
     window.select_tool.message = say
     editor.pending_outline = lambda label: view.tool is tools.grabcut and tools.grabcut.accept_with_label(label)

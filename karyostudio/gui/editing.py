@@ -12,11 +12,15 @@ from typing import Callable
 import numpy as np
 
 from karyostudio.core.commands import AddInstances, EditVertices, Merge, RemoveInstances, SetLabel, SetReviewed, \
-    Split
+    Split, UpdateInstance
 from karyostudio.core.instance import MANUAL_SOURCE, Instance
 from karyostudio.geometry.edit_ops import EditError, merge_outlines
+from karyostudio.geometry.polygons import to_shapely
 from karyostudio.gui.selection import Selection
 from karyostudio.gui.session import Session
+
+
+OVERLAP_SHARE = 0.5  # a new outline covering this share of an existing one (or of itself) lies on it
 
 
 class Editor:
@@ -80,6 +84,51 @@ class Editor:
         self.session.history.push(AddInstances([instance]))
         self.selection.set([instance.id])
         return instance.id
+
+    def covered_outline(self, polygon: np.ndarray, share: float = OVERLAP_SHARE) -> int | None:
+        """The existing outline a new one mostly lies on (overlap over the smaller area >= share)."""
+        try:
+            new = to_shapely(polygon)
+        except ValueError:
+            return None
+        best, best_share = None, share
+        x0, y0, x1, y1 = new.bounds
+        for inst in self.session.document:
+            bx0, by0, bx1, by1 = inst.bbox
+            if bx1 < x0 or bx0 > x1 or by1 < y0 or by0 > y1:
+                continue
+            try:
+                old = to_shapely(inst.polygon)
+            except ValueError:
+                continue
+            smaller = min(old.area, new.area)
+            overlap = old.intersection(new).area / smaller if smaller > 0 else 0.0
+            if overlap >= best_share:
+                best, best_share = inst.id, overlap
+        return best
+
+    def add_outline(self, polygon: np.ndarray, label: str | None = None,
+                    ask_replace: Callable[[str], bool] = lambda _text: False) -> int:
+        """Add a tool's outline; when it lies on an existing one, ask whether it replaces that one.
+
+        Replacing keeps the old outline's id and class (unless label names another), as one undo step;
+        otherwise the outline is added beside it.
+        """
+        covered = self.covered_outline(polygon)
+        if covered is None:
+            return self.add_polygon(polygon, label)
+        old = self.session.document.get(covered)
+        name = old.label or ("a cluster" if old.attributes.get("cluster") else "unnamed")
+        if not ask_replace(f"The new outline lies on outline #{covered} ({name}). Replace that outline with it?\n\n"
+                           "No adds it as another outline."):
+            return self.add_polygon(polygon, label)
+        named = label if label is not None else old.label
+        person_named = label is not None or old.reviewed
+        replacement = old.with_(polygon=np.asarray(polygon, dtype=np.float64), label=named, source=MANUAL_SOURCE,
+                                reviewed=person_named, score=None if person_named else old.score)
+        self.session.history.push(UpdateInstance(replacement, f"replace outline #{covered}"))
+        self.selection.set([covered])
+        return covered
 
     def replace_outline(self, instance_id: int, pieces: list[np.ndarray], text: str) -> list[int]:
         """Replace one outline by the result of an edit, as one undo step; returns the new ids.

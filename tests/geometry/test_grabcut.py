@@ -100,3 +100,20 @@ def test_bad_input_is_reported():
         GrabCutRegion.from_box(image, (500, 500, 600, 600))
     with pytest.raises(GrabCutError, match="uint8 or uint16"):
         GrabCutRegion.from_box(image.astype(np.float32), box_of(bar))
+
+
+def test_an_empty_box_finds_nothing_instead_of_the_whole_box():
+    image, _ = bar_image(neighbours=False)
+    with pytest.raises(GrabCutError, match="nothing found"):
+        GrabCutRegion.from_box(image, (5, 120, 70, 190)).polygon()  # only slide and its noise
+    speck = image.copy()
+    speck[150:153, 30:33] = 90  # debris a few pixels big is not a chromosome either
+    with pytest.raises(GrabCutError, match="nothing found"):
+        GrabCutRegion.from_box(speck, (5, 120, 70, 190)).polygon()
+
+
+def test_object_strokes_overrule_the_nothing_found_check():
+    image, _ = bar_image(neighbours=False)
+    region = GrabCutRegion.from_box(image, (5, 120, 70, 190))
+    region.add_stroke([(20, 150), (40, 160)], foreground=True, radius=4.0)
+    assert len(region.polygon()) >= 3

@@ -100,3 +100,41 @@ def test_background_stroke_refines_and_sixteen_bit_images_work(window, qtbot, tm
     assert len(window.session.document) == 0
     qtbot.keyClick(window.view, Qt.Key.Key_Enter)
     assert len(window.session.document) == 1 and len(window.session.history._undo) == 1
+
+
+def test_an_empty_box_says_nothing_found_and_adds_nothing(window, qtbot, bar_file):
+    path, _ = bar_file
+    tool = open_grabcut(window, qtbot, path)
+    drag(qtbot, window, [(5, 140), (30, 160), (60, 190)])  # the slide below the bar
+    assert tool.outline is None and len(window.session.document) == 0
+    assert "nothing found" in window.status.currentMessage()
+    qtbot.keyClick(window.view, Qt.Key.Key_Return)
+    assert len(window.session.document) == 0 and not window.session.history.can_undo
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_an_outline_on_an_existing_one_asks_whether_it_replaces_it(window, qtbot, bar_file, messages, replace):
+    from PySide6.QtWidgets import QMessageBox
+
+    from karyostudio.core.commands import AddInstances
+    from karyostudio.core.instance import Instance
+
+    path, bar = bar_file
+    tool = open_grabcut(window, qtbot, path)
+    x0, y0, x1, y1 = box_of(bar)
+    rough = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+    window.session.history.push(AddInstances([Instance(7, rough, label="5", score=0.7, source="model")]))
+    messages.answer = QMessageBox.StandardButton.Yes if replace else QMessageBox.StandardButton.No
+    drag(qtbot, window, [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2), (x1, y1)])
+    depth = len(window.session.history._undo)
+    qtbot.keyClick(window.view, Qt.Key.Key_Return)
+    assert messages.questions and "outline #7 (5)" in messages.questions[-1]
+    doc = window.session.document
+    assert len(window.session.history._undo) == depth + 1  # one undo step either way
+    if replace:
+        assert len(doc) == 1 and doc.get(7).label == "5" and doc.get(7).source == "manual"
+        assert iou(polygon_to_mask(doc.get(7).polygon, bar.shape), bar) > MIN_IOU
+    else:
+        assert len(doc) == 2 and np.array_equal(doc.get(7).polygon, rough)
+    window.act.undo.trigger()
+    assert len(doc) == 1 and np.array_equal(doc.get(7).polygon, rough)
