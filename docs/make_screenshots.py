@@ -2,11 +2,15 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
-Writes docs/screenshots/taichung_analysed.png (the cell analysed by the default model),
-taichung_karyogram.png (its karyogram) and grabcut.png (GrabCut outlines drawn from the VOC boxes of
-one region by real mouse drags, the last one still a preview). The cell is the first one of the
-default pipeline's validation split unless --cell names another. Xvfb comes from Debian's `xvfb`
-package; Qt's xcb platform also needs libxcb-cursor0 and libxkbcommon-x11-0.
+Writes docs/screenshots/taichung_analysed.png (the cell analysed by the default model, its
+karyogram beside it), taichung_karyogram.png (the window with the karyogram large),
+karyogram_page.png (the exported karyogram page, reduced from its 300 dpi), karyogram_vs_truth.png
+(our karyogram of the cell next to the same cell's chromosomes laid out by hand from its ground
+truth: each VOC box's chromosome cut out with crop_from_box, in the same layout, with its true
+class) and grabcut.png (GrabCut outlines drawn from the VOC boxes of one region by real mouse
+drags, the last one still a preview). The cell is the first one of the default pipeline's
+validation split unless --cell names another. Xvfb comes from Debian's `xvfb` package; Qt's xcb
+platform also needs libxcb-cursor0 and libxkbcommon-x11-0.
 """
 
 from __future__ import annotations
@@ -20,12 +24,63 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TAICHUNG = ROOT.parent / "shared" / "data" / "taichung"
 GRABCUT_OUTLINES = 8  # VOC boxes nearest the region's centre turned into outlines
+PAGE_WIDTH = 1600  # pixels of the karyogram page pictures (the export itself is 3508 wide)
+
+
+def truth_instances(image, truth):
+    """The ground truth's chromosomes as outlines: each VOC box's chromosome cut out of the box."""
+    import numpy as np
+
+    from karyostudio.geometry.polygons import box_to_polygon, mask_to_polygon
+    from karyostudio.models.classic.crops import crop_from_box, image_levels, to_gray
+
+    gray = to_gray(image)
+    levels = image_levels(gray)
+    out = []
+    for inst in truth.instances:
+        mask, (x0, y0) = crop_from_box(gray, inst.bbox, levels)
+        outline = mask_to_polygon(mask) if mask.any() else None
+        polygon = outline + np.array([x0, y0], float) if outline is not None else box_to_polygon(inst.bbox)
+        out.append(inst.with_(polygon=polygon, attributes={}))
+    return out
+
+
+def side_by_side(ours, theirs, left: str, right: str):
+    """Two karyogram pages next to each other under their titles (RGB uint8)."""
+    import cv2
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    half = PAGE_WIDTH * 3 // 4
+    pages = [cv2.resize(p, (half, round(p.shape[0] * half / p.shape[1])), interpolation=cv2.INTER_AREA)
+             for p in (ours, theirs)]
+    gap, title_h = 24, 56
+    canvas = np.full((pages[0].shape[0] + title_h, 2 * half + gap, 3), 255, np.uint8)
+    canvas[title_h:, :half] = pages[0]
+    canvas[title_h:, half + gap:] = pages[1]
+    canvas[title_h:, half + gap // 2 - 1:half + gap // 2 + 1] = 160
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=26)
+    draw.text((16, 14), left, fill=(0, 0, 0), font=font)
+    draw.text((half + gap + 16, 14), right, fill=(0, 0, 0), font=font)
+    return np.asarray(picture)
 
 
 def first_validation_cell(root: Path) -> str:
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench_default_pipeline import _TRAIN_DEFAULTS, validation_ids
     return validation_ids(root, _TRAIN_DEFAULTS["val_fraction"], _TRAIN_DEFAULTS["seed"])[0]
+
+
+def shrink(path: Path, width: int) -> None:
+    """Reduce a PNG to width pixels (keeps the aspect)."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        small = picture.convert("RGB").resize((width, round(picture.height * width / picture.width)),
+                                              Image.Resampling.LANCZOS)
+    small.save(path, optimize=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from PySide6.QtCore import QPointF, QRectF, Qt
     from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDockWidget
 
+    from karyostudio.core.cell_count import count_cell
     from karyostudio.gui.app import SCREENSHOT_SIZE, create_application, write_screenshot
     from karyostudio.gui.dialogs.messages import non_interactive
     from karyostudio.gui.main_window import MainWindow
     from karyostudio.io.voc import read_voc
+    from karyostudio.render.karyogram_image import compose_karyogram, write_png
 
     cell = args.cell or first_validation_cell(args.taichung)
     truth = read_voc(args.taichung / "annotations" / f"{cell}.xml", image_dirs=[args.taichung / "JEPG"])
@@ -71,13 +129,34 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         if failures:
             raise SystemExit(f"the model run failed: {failures[0]}")
+        window.karyogram.show_pane()
+        QTest.qWait(100)
         window.view.fit_to_window()
+        window.karyogram.pane.fit()
         QTest.qWait(200)
         write_screenshot(window, args.out / "taichung_analysed.png")
+        for dock in window.findChildren(QDockWidget):  # the karyogram large: the side panels closed
+            dock.close()
         window.karyogram.show_for_screenshot()
         QTest.qWait(200)
         write_screenshot(window, args.out / "taichung_karyogram.png")
+        page = args.out / "karyogram_page.png"
+        if not window.karyogram.export_to(page):
+            raise SystemExit("the karyogram export failed")
+        shrink(page, PAGE_WIDTH)
+        image = window.session.document.image
+        predicted = window.session.document.instances
         window.discard_and_close()
+
+        counted = count_cell(predicted)
+        ours = compose_karyogram(image, predicted, title=f"{cell}: default model",
+                                 karyotype=counted.karyotype).image
+        true_instances = truth_instances(image, truth)
+        theirs = compose_karyogram(image, true_instances, title=f"{cell}: ground truth (VOC boxes)",
+                                   karyotype=count_cell(true_instances).karyotype).image
+        write_png(args.out / "karyogram_vs_truth.png",
+                  side_by_side(ours, theirs, f"Our karyogram ({counted.text()})",
+                               "The same cell's chromosomes laid out from its ground truth"))
 
         # GrabCut: boxes around the VOC chromosomes nearest the image centre, dragged with the mouse.
         window = new_window()

@@ -173,7 +173,10 @@ class _Text:
         return self._fonts[key]
 
     def left(self, text: str, x: float, y: float, size: float, colour) -> None:
-        self.draw.text((x, y), text, fill=colour, font=self.font(size))
+        font, room = self.font(size), self.canvas.shape[1] - 2 * x
+        while len(text) > 4 and self.draw.textlength(text, font=font) > room:  # too long: cut, say so
+            text = text[:max(4, int(len(text) * room / self.draw.textlength(text, font=font))) - 4] + "..."
+        self.draw.text((x, y), text, fill=colour, font=font)
 
     def centred(self, text: str, cx: float, y: float, size: float, colour) -> None:
         font = self.font(size)

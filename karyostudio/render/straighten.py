@@ -42,6 +42,9 @@ _CONSTRICTION_DEPTH = 0.9  # a width dip below this share of the median width co
 BENT_MIN_PX = 3.0  # "auto" straightens a chromosome whose centreline strays this far from its chord ...
 BENT_RATIO = 0.1  # ... and at least this share of the chord's length
 AUTO = "auto"
+_OWNERSHIP_ROWS = 2  # a sample shows in its row when its nearest centreline point is this close
+_BAND_FACTOR = 1.3  # the band sampled around a bent chromosome's centreline, in local half-widths
+_KEPT_AREA = (0.75, 1.25)  # "auto" keeps a straightened strip only when its area stays this close
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,12 @@ def chromosome_strip(gray: np.ndarray, instance: Instance, *, straighten: bool |
     if line is None:
         line = _axis_centreline(instance, mask)
     reverse = _p_end_is_last(instance, line + offset)
-    half_width = _half_width(mask, line)
-    ink, soft = _sample(_fill_outside(patch, mask), mask, line, half_width)
+    filled = _fill_outside(patch, mask)
+    ink, soft = _sample(filled, mask, line, _band_width(mask, line) if straightened else _half_width(mask, line))
+    if straightened and straighten == AUTO and not _KEPT_AREA[0] <= soft.sum() / mask.sum() <= _KEPT_AREA[1]:
+        straightened, line = False, _axis_centreline(instance, mask)  # a branched or odd shape: just turn it
+        reverse = _p_end_is_last(instance, line + offset)
+        ink, soft = _sample(filled, mask, line, _half_width(mask, line))
     strip_mask = soft >= 0.5
     pixels = np.where(strip_mask, ink, WHITE).astype(np.uint8)
     rows = np.arange(len(line), dtype=np.float64)  # which centreline point each row shows
@@ -257,6 +264,19 @@ def _resample(path: np.ndarray, step: float) -> np.ndarray:
 
 # --- sampling --------------------------------------------------------------------------------------
 
+def _band_width(mask: np.ndarray, line: np.ndarray) -> float:
+    """Half-width of the band sampled around a bent chromosome's centreline: its own width, so a
+    branch of the outline (a touching neighbour's piece) does not stick out sideways."""
+    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    r = np.clip(np.round(line[:, 1]).astype(int), 0, mask.shape[0] - 1)
+    c = np.clip(np.round(line[:, 0]).astype(int), 0, mask.shape[1] - 1)
+    along = distance[r, c]
+    along = along[along > 0]
+    if along.size == 0:
+        return _half_width(mask, line)
+    return min(_half_width(mask, line), _BAND_FACTOR * float(np.percentile(along, 90)) + 1.5)
+
+
 def _half_width(mask: np.ndarray, line: np.ndarray) -> float:
     rows, cols = np.nonzero(mask)
     distances, _ = cKDTree(line).query(np.column_stack([cols, rows]))
@@ -279,6 +299,13 @@ def _sample(patch: np.ndarray, mask: np.ndarray, line: np.ndarray, half_width: f
     pixels = cv2.remap(patch, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     soft = cv2.remap(mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=0.0)
+    if len(line) >= _MIN_SKELETON_POINTS:
+        # Each sample belongs to the row whose centreline point is nearest to it: at a bend the
+        # normals of one row reach into another part of the chromosome, which must not show twice.
+        _, nearest = cKDTree(line).query(coords.reshape(-1, 2))
+        rows = np.arange(len(line))[:, None]
+        owned = np.abs(nearest.reshape(coords.shape[:2]) - rows) <= _OWNERSHIP_ROWS
+        soft = np.where(owned, soft, 0.0).astype(np.float32)
     return pixels.astype(np.uint8), soft
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QStyleOptionGraphicsItem, QWidget
 
 from karyostudio.core.instance import Instance
@@ -175,7 +175,9 @@ class PageItem(QGraphicsItem):
         painter.setPen(QColor(0, 0, 0))
         spacing = HEADER_FONT * 1.35
         for k, line in enumerate(self.lines):
-            painter.setFont(page_font(HEADER_FONT, bold=k == 0))
+            font = page_font(HEADER_FONT, bold=k == 0)
+            painter.setFont(font)
+            line = QFontMetricsF(font).elidedText(line, Qt.TextElideMode.ElideRight, self.header.width())
             painter.drawText(QRectF(self.header.left(), self.header.top() + k * spacing, self.header.width(), spacing),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, line)
 
