@@ -6,6 +6,8 @@ in a temporary folder, and measures:
             one synchronous repaint of the canvas)
   render    adding --polygons chromosome-like outlines as one command and repainting, then the
             time of a full repaint with all of them visible (median of --repeats)
+  zoom      frame time of a wheel-sized zoom step with every outline visible (each step re-renders
+            the cached outlines at the new scale)
   drag      frame time of dragging one vertex of a selected outline: each mouse move goes through
             the view's real mouse handling followed by a synchronous repaint (median, p90, max)
   undo      pushing --undo-steps vertex edits, then undoing and redoing all of them
@@ -129,6 +131,14 @@ def main() -> None:
         paints = [repaint(window) for _ in range(args.repeats)]
         print(f"render   {args.polygons} outlines x {args.vertices} vertices: add + first repaint "
               f"{1000 * t_add:.0f} ms (repaint {1000 * add_paint:.0f} ms); full repaint {stats(paints)}")
+
+        zooms = []
+        for k in range(args.repeats * 2):
+            t0 = time.perf_counter()
+            window.view.zoom_by(1.19 if k % 2 == 0 else 1 / 1.19)
+            window.view.viewport().repaint()
+            zooms.append(time.perf_counter() - t0)
+        print(f"zoom     zoom step + repaint, {args.polygons} outlines visible: {stats(zooms)}")
 
         # Vertex drag on the first outline, zoomed so the outline is a few hundred pixels big.
         target = instances[0]

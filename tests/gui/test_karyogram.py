@@ -291,3 +291,23 @@ def test_hovering_a_row_of_the_instance_list_highlights_the_chromosome(kwin, qtb
     QTest.mouseMove(table.viewport(), table.visualRect(index).center())
     qtbot.waitUntil(lambda: kwin.selection.hovered == 3)
     assert scene.item_for(3).hovered and kwin.karyogram.hover_outline.isVisible()
+
+
+def test_many_cut_outs_are_made_in_slices_so_the_window_stays_responsive(window, qtbot, monkeypatch):
+    from karyostudio.gui.karyogram import scene as scene_module
+
+    monkeypatch.setattr(scene_module, "UPDATE_SLICE_S", 0.0)  # one cut-out per event-loop turn
+    image = np.full((400, 800), 230, np.uint8)
+    instances = []
+    for k in range(40):
+        x, y = 10 + (k % 20) * 38, 20 + (k // 20) * 180
+        image[y:y + 40, x:x + 10] = 60
+        instances.append(Instance(id=k + 1, polygon=bar(x, y), label=str(1 + k % 22), source="test"))
+    scene = window.karyogram.scene
+    window.set_session(Session(Document.from_instances(instances, image=image, image_size=(800, 400))))
+    computed = scene.strips_computed
+    qtbot.waitUntil(lambda: scene.strips_computed > computed)
+    assert scene.pending and scene.strips_computed - computed < len(instances)  # not all in one go
+    qtbot.waitUntil(lambda: not scene.pending, timeout=10_000)
+    assert scene.strips_computed - computed == len(instances)
+    assert all(item.isVisible() for item in scene.chromosome_items())

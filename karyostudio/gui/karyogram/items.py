@@ -92,6 +92,7 @@ class ChromosomeItem(QGraphicsPixmapItem):
         self.setScale(scale)
         self.setPos(pos)
         self.set_flags(extra=extra)
+        self.setVisible(True)
 
     def set_flags(self, *, hovered: bool | None = None, extra: bool | None = None) -> None:
         if hovered is not None and hovered != self.hovered:

@@ -9,13 +9,17 @@ scaled by the page's one scale, so lengths compare truly.
 Document events are collected and applied together shortly after (a burst of edits costs one
 update). An update recomputes the upright pixels only of instances whose outline or
 orientation data changed (a relabel just moves the existing item) and then lays the page out
-again, which is cheap. While the karyogram is hidden nothing is computed; showing it catches up.
+again, which is cheap. Cutting out many chromosomes (a model's result on a crowded cell) goes in
+slices of UPDATE_SLICE_S per event-loop turn, so the window stays responsive; the page is laid
+out once every cut-out is ready. While the karyogram is hidden nothing is computed; showing it
+catches up.
 Selection and hover follow the shared Selection, both ways.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Callable, Iterator
 
 import numpy as np
@@ -35,6 +39,7 @@ from karyostudio.render.karyogram_layout import HOMOLOGUE_GAP, LABEL_HEIGHT, Pag
 from karyostudio.render.straighten import AUTO, Strip, chromosome_strip
 
 UPDATE_DELAY_MS = 30
+UPDATE_SLICE_S = 0.05  # cut-out work per event-loop turn
 STRIP_GAP = 400.0  # scene units between the page and the unplaced strip
 STRIP_PAD = 40.0
 STRIP_MIN = QRectF(0.0, 0.0, 1200.0, 400.0)
@@ -75,7 +80,7 @@ class KaryogramScene(QGraphicsScene):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(UPDATE_DELAY_MS)
-        self._timer.timeout.connect(self.update_now)
+        self._timer.timeout.connect(lambda: self.update_now(budget_s=UPDATE_SLICE_S))
         self.selectionChanged.connect(self._scene_selection_changed)
         selection.changed.connect(self._apply_selection)
         selection.hover_changed.connect(self._apply_hover)
@@ -137,7 +142,7 @@ class KaryogramScene(QGraphicsScene):
 
     def _schedule(self) -> None:
         if self.active:
-            self._timer.start()
+            self._timer.start(UPDATE_DELAY_MS)
 
     @property
     def pending(self) -> bool:
@@ -145,9 +150,11 @@ class KaryogramScene(QGraphicsScene):
         return self._stale is None or bool(self._stale)
 
     # --- updating --------------------------------------------------------------------------
-    def update_now(self) -> None:
-        """Apply every pending change at once (also what the debounce timer calls)."""
+    def update_now(self, budget_s: float | None = None) -> None:
+        """Apply pending changes: all at once (also for exports), or for about budget_s seconds
+        (the debounce timer), continuing on the next event-loop turn."""
         self._timer.stop()
+        started = time.perf_counter()
         doc = self._document
         stale, self._stale = self._stale, set()
         current = {inst.id: inst for inst in doc} if doc is not None else {}
@@ -163,8 +170,12 @@ class KaryogramScene(QGraphicsScene):
                 self._lut = new_lut
                 for item in self._items.values():
                     item.set_lut(new_lut)
-        ids = current.keys() if stale is None else [i for i in stale if i in current]
-        for instance_id in ids:
+        ids = list(current) if stale is None else [i for i in stale if i in current]
+        for k, instance_id in enumerate(ids):
+            if budget_s is not None and k and time.perf_counter() - started > budget_s:
+                self._stale = set(ids[k:])  # the rest on the next turn
+                self._timer.start(0)
+                return
             self._update_item(current[instance_id])
         self.counts = count_cell(current.values())
         self._relayout()
@@ -190,6 +201,7 @@ class KaryogramScene(QGraphicsScene):
             return
         if item is None:
             item = ChromosomeItem(instance, strip, self._lut)
+            item.setVisible(False)  # until the page places it
             item.on_hover = self.selection.set_hovered
             self._items[instance.id] = item
             self.addItem(item)
