@@ -76,7 +76,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.edit_tools = install_edit_tools(self)  # brush, split, GrabCut, merge, vertex insert/delete
         self.case = CaseController(self)  # case dock, Open Folder/Recent, Export, drops
-        self.karyogram = KaryogramController(self)  # karyogram dock, flips, karyotype, export
+        self.karyogram = KaryogramController(self)  # karyogram pane beside the canvas, flips, karyotype, export
         self.view.set_tool(self.select_tool)
         self.set_session(self.session)
         self.models.refresh()
