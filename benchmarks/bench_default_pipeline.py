@@ -12,6 +12,9 @@ Reported:
     and ground truth paired one-to-one by box IoU >= 0.5 (class-agnostic, in score order);
   - on normal cells (normal.csv): exact-count rate (predicted instances == annotated objects)
     and karyotype accuracy (predicted ISCN string == annotated one);
+  - sex chromosomes right (the X and Y count of the prediction equals the annotated one), all cells;
+    and, for predictors that decide it (the default pipeline's joint assignment), the sex decision
+    XX / XY against the annotation (XY when a Y is annotated);
   - median and 90th-percentile seconds per image (reading + prediction), peak RSS memory;
   - DeepCHM's detection metrics at skew-IoU 0.5 (AP, precision, recall, F1 at the F1-best score
     threshold, mFPs, mOD). Taichung's truth is axis-aligned boxes: with --rotated-gt-from-image
@@ -20,7 +23,7 @@ Reported:
 
 Usage:
   python benchmarks/bench_default_pipeline.py [--model NAME|PATH] [--limit N] [--rotated-gt-from-image]
-                                              [--json out.json]
+                                              [--split-clusters [SPLITTER]] [--json out.json]
 Data on Taichung: J.-J. Tseng et al., Scientific Data 10, 104 (2023), CC BY 4.0.
 """
 
@@ -77,25 +80,42 @@ def match_stats(gt: ImageAnnotations, pred: ImageAnnotations) -> tuple[int, int]
     return len(pairs), sum(p.label == g.label for p, g in pairs)
 
 
+def sex_chromosomes(labels) -> str:
+    """The cell's sex chromosomes as ISCN writes them ("XX", "XY", "X", "XXY", ...)."""
+    labels = list(labels)
+    return "X" * labels.count("X") + "Y" * labels.count("Y")
+
+
 def run(root: Path, model: str, device: str, limit: int | None, val_fraction: float, seed: int,
-        rotated_gt_from_image: bool = False) -> dict:
+        rotated_gt_from_image: bool = False, split_clusters: str | None = None) -> dict:
     ids = validation_ids(root, val_fraction, seed)
     if limit is not None:
         ids = ids[:limit]
     normal = normal_ids(root)
     predictor = load_predictor(model, device=device)
+    if split_clusters is not None:
+        from karyostudio.models.overlap.stage import with_splitter
+
+        predictor = with_splitter(predictor, split_clusters, device)
     gt_set, pred_set, seconds = {}, {}, []
     matched = correct = 0
-    count_ok, karyotype_ok = [], []
+    count_ok, karyotype_ok, sex_ok, decision_ok = [], [], [], []
     for n, image_id in enumerate(ids, start=1):
         gt = read_voc(root / "annotations" / f"{image_id}.xml", image_dirs=[root / "JEPG"])
         start = time.perf_counter()
         image = read_image(gt.image_path)
-        instances = predictor.predict(image)
+        if hasattr(predictor, "predict_cell"):
+            cell = predictor.predict_cell(image)
+            instances = cell.instances
+            truth = "XY" if any(i.label == "Y" for i in gt.instances) else "XX"
+            decision_ok.append(cell.sex_hypothesis == truth)
+        else:
+            instances = predictor.predict(image)
         seconds.append(time.perf_counter() - start)
         pred = ImageAnnotations(key=gt.key, instances=instances, image_size=gt.image_size)
         gt_set[gt.key], pred_set[gt.key] = gt, pred
         m, c = match_stats(gt, pred)
+        sex_ok.append(sex_chromosomes(i.label for i in instances) == sex_chromosomes(i.label for i in gt.instances))
         matched, correct = matched + m, correct + c
         if image_id in normal:
             count_ok.append(len(instances) == len(gt.instances))
@@ -111,7 +131,7 @@ def run(root: Path, model: str, device: str, limit: int | None, val_fraction: fl
     n_gt = sum(len(a.instances) for a in gt_set.values())
     n_pred = sum(len(a.instances) for a in pred_set.values())
     return {
-        "model": model, "device": device, "data": str(root),
+        "model": model, "split_clusters": split_clusters, "device": device, "data": str(root),
         "split": {"val_fraction": val_fraction, "seed": seed, "images": len(ids), "normal_images": len(count_ok)},
         "box_map50": evaluation["box_ap"]["mean"],
         "box_ap50_class_agnostic": evaluation["box_ap_class_agnostic"],
@@ -120,6 +140,8 @@ def run(root: Path, model: str, device: str, limit: int | None, val_fraction: fl
         "classification_accuracy_matched": correct / matched if matched else None,
         "normal_exact_count_rate": float(np.mean(count_ok)) if count_ok else None,
         "normal_karyotype_accuracy": float(np.mean(karyotype_ok)) if karyotype_ok else None,
+        "sex_correct_rate": float(np.mean(sex_ok)) if sex_ok else None,
+        "sex_decision_correct_rate": float(np.mean(decision_ok)) if decision_ok else None,
         "seconds_per_image_median": float(np.median(seconds)) if seconds else None,
         "seconds_per_image_p90": float(np.percentile(seconds, 90)) if seconds else None,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,  # KiB on Linux
@@ -135,11 +157,12 @@ def run(root: Path, model: str, device: str, limit: int | None, val_fraction: fl
 def print_table(result: dict) -> None:
     rows = [(k, result[k]) for k in (
         "box_map50", "box_ap50_class_agnostic", "detection_recall", "detection_precision",
-        "classification_accuracy_matched", "normal_exact_count_rate", "normal_karyotype_accuracy",
+        "classification_accuracy_matched", "normal_exact_count_rate", "normal_karyotype_accuracy", "sex_correct_rate",
+        "sex_decision_correct_rate",
         "seconds_per_image_median", "seconds_per_image_p90", "peak_rss_mib",
         "skew_ap50", "skew_precision", "skew_recall", "skew_f1", "skew_mfps", "skew_mod")]
     split = result["split"]
-    print(f"model {result['model']} on {split['images']} validation image(s) "
+    print(f"model {result['model']}{' + splitter ' + result['split_clusters'] if result['split_clusters'] else ''} on {split['images']} validation image(s) "
           f"({split['normal_images']} normal), device {result['device']}; skew-IoU truth: {result['rotated_gt']}")
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -156,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=_TRAIN_DEFAULTS["seed"])
     parser.add_argument("--rotated-gt-from-image", action="store_true",
                         help="refine the VOC boxes to rotated boxes on the images for the skew-IoU metrics")
+    parser.add_argument("--split-clusters", nargs="?", const="chromseg-cpu", default=None, metavar="SPLITTER",
+                        help="split crossing clusters with a ChromSeg splitter (default chromseg-cpu)")
     parser.add_argument("--json", type=Path, default=None, help="also write the full results here")
     args = parser.parse_args(argv)
     if not (args.data / "annotations").is_dir():
@@ -163,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = run(args.data, args.model, args.device, args.limit, args.val_fraction, args.seed,
-                     rotated_gt_from_image=args.rotated_gt_from_image)
+                     rotated_gt_from_image=args.rotated_gt_from_image, split_clusters=args.split_clusters)
     except (UnknownModelError, ManifestError, DeviceUnavailableError) as exc:
         print(f"cannot load model {args.model!r}: {exc}", file=sys.stderr)
         return 2

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from karyostudio.cli import CommandError
 from karyostudio.core.annotated_image import ImageAnnotations
-from karyostudio.core.cell_count import count_cell
+from karyostudio.core.cell_count import CellCount, count_cell
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.io.atomic import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from karyostudio.io.errors import FormatError
@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             if row.status != "ok":
                 failed += 1
                 tqdm.write(f"karyostudio predict: {path}: {row.error}", file=sys.stderr)
+            elif (counted := CellCount(row.named, row.unnamed, row.clusters)).no_metaphase:
+                tqdm.write(f"karyostudio predict: {path}: {counted.result_text()}", file=sys.stderr)
             bar.update(1)
     print(f"{len(images) - failed} of {len(images)} image(s) done, {failed} failed; results in {out}",
           file=sys.stderr)

@@ -3,7 +3,8 @@
 CONFIG is a YAML/JSON file of karyostudio.training.config.TrainConfig settings (``extends: NAME``
 starts from a preset); --preset NAME uses a named preset as is. Options override the config:
 --out (output folder; for the default-cpu classifier the folder of its checkpoint), --device,
---max-minutes (time budget), --data-root (base folder of relative data paths), --resume
+--max-minutes (time budget), --data-root (base folder of relative data paths), --corrections
+FOLDER (also learn from reviewed labelme files; any preset), --resume
 (continue the run saved in the output folder). Multi-GPU: ``torchrun --nproc_per_node N -m
 karyostudio train ...`` (only the first process prints). Ctrl-C stops after the current step and
 saves a checkpoint to resume from; a second Ctrl-C aborts at once.
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, metavar="M", help="time budget in minutes")
     parser.add_argument("--data-root", metavar="DIR", help="base folder of relative data paths "
                                                            "(default: $KARYOSTUDIO_DATA or the working folder)")
+    parser.add_argument("--corrections", action="append", default=[], metavar="FOLDER",
+                        help="also learn from a folder of reviewed labelme files (may be given more than once)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +93,7 @@ def preflight(config: TrainConfig) -> None:
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """The config named by the arguments, with the command-line overrides applied."""
-    from karyostudio.training.config import ConfigError, check_config, load_config, load_preset
+    from karyostudio.training.config import ConfigError, add_labelme_source, check_config, load_config, load_preset
 
     if (args.config is None) == (args.preset is None):
         raise CommandError("give either a CONFIG file or --preset NAME")
@@ -110,6 +113,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if args.data_root is not None:
         changes["data"] = dataclasses.replace(config.data, root=args.data_root)
     config = dataclasses.replace(config, **changes)
+    for folder in getattr(args, "corrections", []) or []:
+        if not os.path.isdir(folder):
+            raise CommandError(f"--corrections {folder}: no such folder")
+        try:
+            config = add_labelme_source(config, folder)
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
     try:
         check_config(config)
     except ConfigError as exc:

@@ -11,6 +11,10 @@ the instance list, the karyogram header), so the count always agrees with the ka
 
 The count is named + unnamed, which is the number the ISCN string starts with (unnamed
 chromosomes are written as markers, "+mar"). Clusters and other objects are reported beside it.
+
+A model result with fewer than NO_METAPHASE_BELOW chromosomes is reported as "no metaphase
+found": even near-haploid cells, the lowest counts met in practice, keep about 24 chromosomes, so
+a handful of objects is debris, a nucleus or an empty field rather than a cell to karyotype.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ KIND_ATTRIBUTE = "kind"
 NON_CHROMOSOME_KINDS = frozenset({"nucleus", "debris", "other"})
 
 CHROMOSOME, CLUSTER, OTHER = "chromosome", "cluster", "other"
+NO_METAPHASE_BELOW = 10  # chromosomes (named + unnamed)
+NO_METAPHASE = "no metaphase found"
 
 
 def object_kind(instance: Instance) -> str:
@@ -80,6 +86,17 @@ class CellCount:
 
     def text(self) -> str:
         return ", ".join(self.parts())
+
+    @property
+    def no_metaphase(self) -> bool:
+        """Too few chromosomes and no cluster that could hide more: not a metaphase to analyse."""
+        return self.chromosomes < NO_METAPHASE_BELOW and not self.clusters
+
+    def result_text(self) -> str:
+        """What a model run found, in words: "no metaphase found (3 objects)" or the count's text."""
+        if self.no_metaphase:
+            return f"{NO_METAPHASE} ({self.outlines} {'object' if self.outlines == 1 else 'objects'})"
+        return self.text()
 
 
 def count_cell(instances: Iterable[Instance]) -> CellCount:

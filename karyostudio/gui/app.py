@@ -25,7 +25,7 @@ from karyostudio.gui.settings import APP_NAME
 from karyostudio.gui.thread_runner import exit_process
 
 SAMPLES_DIR = Path(karyostudio.__file__).resolve().parents[1] / "resources" / "samples"
-SAMPLE_IMAGE = SAMPLES_DIR / "sample_metaphase.png"
+SAMPLE_IMAGE = SAMPLES_DIR / "taichung_103064.jpg"  # a real cell (CC BY 4.0, see its README)
 SCREENSHOT_SIZE = (1400, 900)
 
 

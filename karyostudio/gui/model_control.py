@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox
 
+from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import ReplaceInstances
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
 from karyostudio.gui.settings import app_settings
@@ -208,7 +209,7 @@ class ModelController(QObject):
             return
         self.window.selection.clear()
         session.history.push(ReplaceInstances(instances, text=f"run model {model_name}"))
-        self.window.status.message(f"{model_name} found {len(instances)} outlines")
+        self.window.status.message(f"{model_name}: {count_cell(instances).result_text()}")
 
     def _failed(self, message: str) -> None:
         session, self._run_session = self._run_session, None

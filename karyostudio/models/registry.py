@@ -81,6 +81,7 @@ class DeviceUnavailableError(RuntimeError):
 FAMILIES: dict[str, ModelFamily] = {
     "classic": ModelFamily("classic", "karyostudio.models.classic.pipeline:from_manifest"),
     "maskrcnn": ModelFamily("maskrcnn", "karyostudio.models.maskrcnn.predictor:from_manifest"),
+    "centernet": ModelFamily("centernet", "karyostudio.models.centernet.predictor:from_manifest"),
     "deepchm": ModelFamily("deepchm", "karyostudio.models.rotated.deepchm_predictor:from_manifest"),
     "rotated-maskrcnn": ModelFamily("rotated-maskrcnn", "karyostudio.models.rotated.ermrcnn_predictor:from_manifest"),
     # The ChromSeg splitter is a stage, not a detector: predictors load it through
@@ -92,7 +93,7 @@ SPLITTER_FAMILIES: frozenset[str] = frozenset({"chromseg"})
 MODELS: dict[str, RegisteredModel] = {
     DEFAULT_MODEL: RegisteredModel(
         DEFAULT_MODEL, "classic",
-        "CPU pipeline: threshold segmentation, crop classifier, joint 24-class assignment"),
+        "CPU pipeline: learned chromosome detector, crop classifier, joint 24-class assignment"),
 }
 
 

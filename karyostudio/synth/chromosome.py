@@ -47,6 +47,7 @@ class ChromosomeSpec:
     kappa: np.ndarray  # centreline curvature, 1/px
     centromere_s: float
     texture: np.ndarray  # chromatin graininess: a row per profile sample, columns across (-1..1)
+    gap: np.ndarray | None = None  # share of the width open between the sister chromatids (None: closed)
 
     @property
     def length(self) -> float:
@@ -105,12 +106,15 @@ def make_chromosome_spec(rng: np.random.Generator, label: str, ideogram: Ideogra
     groove = style.groove + (0.75 - style.groove) * ends
     groove *= 1.0 - np.exp(-0.5 * ((s - centromere_s) / (0.5 * width)) ** 2)
 
+    # Separated sister chromatids stay joined at the centromere and part towards the ends.
+    gap = (style.chromatid_gap * (1.0 - np.exp(-0.5 * ((s - centromere_s) / width) ** 2))
+           if style.chromatid_gap > 0 else None)
     kappa = random_curvature(rng, s, half_width=hw0, centromere_s=centromere_s, bend_scale=style.bend_scale)
     texture = gaussian_filter(rng.normal(size=(n, max(3, int(np.ceil(width))))), 1.0)
     texture *= _TEXTURE_AMPLITUDE / max(float(texture.std()), 1e-9)
     return ChromosomeSpec(label=label, s=s, body_half_width=hw0 * factor, cap_radius=min(hw0, length / 2),
                           density=density, groove=groove, kappa=kappa, centromere_s=centromere_s,
-                          texture=texture.astype(np.float32))
+                          texture=texture.astype(np.float32), gap=gap)
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,10 @@ def render_chromosome(spec: ChromosomeSpec, heading: float, origin: tuple[float,
     grain = spec.texture[np.clip(np.rint(s * (rows - 1) / spec.length), 0, rows - 1).astype(np.intp),
                          np.clip(np.rint((signed_u + 1) * 0.5 * (cols - 1)), 0, cols - 1).astype(np.intp)]
     od = np.interp(s, spec.s, spec.density) * ((1.0 - g) * solid + g * lobes) * (1.0 + grain)
-    od = np.where(inside, od, 0.0).astype(np.float32)
+    if spec.gap is not None:
+        inside_od = inside & (u >= np.interp(s, spec.s, spec.gap))
+    else:
+        inside_od = inside
+    od = np.where(inside_od, od, 0.0).astype(np.float32)
     return Rendering(x0=x0, y0=y0, od=od, mask=inside, s_map=s.astype(np.float32),
                      polygon=outline_polygon(spec, points, tangents), centreline=points)

@@ -25,6 +25,9 @@ class SynthConfig:
     clusters_mean: mean number of touching/crossing groups per cell; default drawn per cell (1-5).
     clutter: add interphase nuclei, debris and haze.
     jpeg_probability: share of images passed through JPEG compression (the real data is JPEG).
+    chromatid_gap: sister chromatids apart along the arms (joined at the centromere), as the
+        share of each chromosome's width that opens between them (0: together, as usual).
+    debris_only: a field with no metaphase: nuclei, debris and haze, no chromosome.
     """
 
     size: int = 1024
@@ -36,6 +39,8 @@ class SynthConfig:
     clusters_mean: float | None = None
     clutter: bool = True
     jpeg_probability: float = 0.5
+    chromatid_gap: float = 0.0
+    debris_only: bool = False
 
     def __post_init__(self) -> None:
         if int(self.size) != self.size or self.size < MIN_SIZE:
@@ -55,3 +60,5 @@ class SynthConfig:
             raise ValueError(f"clusters_mean must lie in [0, 20], got {self.clusters_mean}")
         if not 0.0 <= self.jpeg_probability <= 1.0:
             raise ValueError(f"jpeg_probability must lie in [0, 1], got {self.jpeg_probability}")
+        if not 0.0 <= self.chromatid_gap <= 0.8:
+            raise ValueError(f"chromatid_gap must lie in [0, 0.8], got {self.chromatid_gap}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -133,9 +133,15 @@ def generate_metaphase(rng: np.random.Generator | int, config: SynthConfig = Syn
                                         sex=config.sex, extra_autosomes=config.extra_autosomes)
     style = draw_cell_style(rng, size=size, chr1_length=config.chr1_length, clusters_mean=config.clusters_mean,
                             clutter=config.clutter, jpeg_probability=config.jpeg_probability)
+    if config.chromatid_gap > 0:
+        style = replace(style, chromatid_gap=float(config.chromatid_gap))
     specs = _chromosome_specs(rng, labels, style)
     placed, spread = place_chromosomes(rng, specs, size=size, fill=style.fill, gap=style.gap,
                                        clusters_mean=style.clusters_mean)
+    if config.debris_only:  # the spread (where nuclei and haze lie) as if a cell were there
+        placed, labels = [], []
+        style = replace(style, debris_count=int(rng.integers(300, 1200)),
+                        nuclei_count=max(style.nuclei_count, int(rng.integers(1, 4))))
 
     od = np.zeros((size, size), dtype=np.float32)
     patches = []
@@ -156,4 +162,4 @@ def generate_metaphase(rng: np.random.Generator | int, config: SynthConfig = Syn
         add_debris(rng, od, style.debris_count, base_scale(size))
     image = expose(rng, od, style)
     return SynthMetaphase(image=image, instances=instances, mask_patches=patches, overlap_mask=count >= 2,
-                          clusters=clusters, karyotype=karyotype_string(labels), aneuploidy=aneuploidy, style=style)
+                          clusters=clusters, karyotype=karyotype_string(labels) if labels else "", aneuploidy=aneuploidy, style=style)

@@ -42,6 +42,7 @@ class CellStyle:
     jpeg_quality: int | None  # re-encode as JPEG at this quality (the real data is JPEG), or not
     debris_count: int
     nuclei_count: int
+    chromatid_gap: float = 0.0  # share of the width open between sister chromatids along the arms
 
 
 def base_scale(size: int) -> float:

@@ -2,7 +2,7 @@
 
 Settings (TrainConfig.settings; unknown keys are a ConfigError listing the known ones) are in
 DEFAULTS below. Data: ``train_count`` synthetic crops (seed ``synth_seed``) plus the crops of
-every folder in ``labelme_folders`` (their images split by key: ``labelme_val_fraction`` of them
+every folder in ``labelme_dirs`` (their images split by key: ``labelme_val_fraction`` of them
 validate); validation: ``val_count`` synthetic crops from a separate index range. Crops are
 cached under ``cache_dir`` (default ``<out_dir>/cache``).
 
@@ -55,7 +55,7 @@ from karyostudio.training.results import FitResult, emit
 DEFAULTS: dict[str, Any] = {
     "size": 256, "base_channels": 8, "depth": 4,
     "train_count": 800, "val_count": 100, "synth_seed": 0, "synth_size": 1024, "max_per_image": 3,
-    "labelme_folders": [], "labelme_val_fraction": 0.1, "cache_dir": None,
+    "labelme_dirs": [], "labelme_val_fraction": 0.1, "cache_dir": None,
     "batch_size": 8, "lr": 1e-3, "weight_decay": 1e-5, "epochs": 20, "steps_per_epoch": None,
     "loss_lambda": 0.7, "loss_alpha": 0.75, "loss_gamma": 1.0, "tight_probability": 0.3,
     "threshold": 0.5, "val_batch_size": 8, "select_metric": "val.iou_crossing", "log_every": 10,
@@ -90,8 +90,8 @@ def chromseg_settings(config: TrainConfig) -> dict[str, Any]:
                 name == "lr" and s[name] == 0):
             raise ConfigError(f"settings.{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, "
                               f"got {s[name]!r}")
-    if not isinstance(s["labelme_folders"], list) or not all(isinstance(f, str) for f in s["labelme_folders"]):
-        raise ConfigError("settings.labelme_folders must be a list of folder paths")
+    if not isinstance(s["labelme_dirs"], list) or not all(isinstance(f, str) for f in s["labelme_dirs"]):
+        raise ConfigError("settings.labelme_dirs must be a list of folder paths")
     if s["size"] % 2 ** (s["depth"] - 1):
         raise ConfigError(f"settings.size must be a multiple of {2 ** (s['depth'] - 1)} for depth {s['depth']}")
     if s["select_metric"] not in METRICS:
@@ -171,7 +171,7 @@ class _Run:
                               max_per_image=s["max_per_image"], cache_dir=cache,
                               progress=progress("synthetic validation crops"), cancel=self.cancel) \
                 if s["val_count"] else []
-            for folder in s["labelme_folders"]:
+            for folder in s["labelme_dirs"]:
                 by_image = labelme_crops_by_image(folder, s["size"], cancel=self.cancel)
                 train_keys, val_keys = split_keys(sorted(by_image), s["labelme_val_fraction"])
                 train += [c for k in train_keys for c in by_image[k]]
@@ -306,8 +306,8 @@ class _Run:
         state, metrics = runs.export_inputs(self.out, self.model, self.p)
         s = self.s
         data = f"synthetic x{s['train_count']} crossing crops at {s['size']} px (seed {s['synth_seed']})"
-        if s["labelme_folders"]:
-            data += "; labelme " + ", ".join(s["labelme_folders"])
+        if s["labelme_dirs"]:
+            data += "; labelme " + ", ".join(s["labelme_dirs"])
         manifest = export_chromseg(
             self.out / "export", self.config.name, state, self.spec, input_size=s["size"], threshold=s["threshold"],
             description=f"ChromSeg region-guided UNet++ (depth {self.spec.depth}, {self.spec.base_channels} base "

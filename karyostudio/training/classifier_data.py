@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from karyostudio.core.classes import UnknownLabelError, class_index, parse_label
+from karyostudio.core.classes import NUM_CLASSES, UnknownLabelError, class_index, parse_label
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
 from karyostudio.io.atomic import atomic_open
 from karyostudio.io.errors import AnnotationReadError, ImageReadError
@@ -142,6 +143,51 @@ class CropDataset:
             return cls(z["crops"], z["features"], z["labels"], z["cell"], [str(s) for s in z["image_ids"]])
 
 
+def labelme_crops(folders: Sequence[str | Path], *, out_size: tuple[int, int],
+                  cancel: CancelToken | None = None) -> CropDataset | None:
+    """Crops of the named chromosomes in folders of (reviewed) annotation files, or None when
+    they hold none. Outlines are cropped through their own masks; box-only instances like
+    training boxes (crop_from_box). Unnamed outlines are left out: they teach no class."""
+    from karyostudio.core.annotated_image import BOX_ONLY
+    from karyostudio.geometry.polygons import polygon_bbox
+    from karyostudio.io.annotation_set import load_annotation_set
+    from karyostudio.io.images import read_image
+    from karyostudio.models.classic.crops import cell_crops
+
+    crops, feats, labels, cells, ids = [], [], [], [], []
+    for folder in folders:
+        for key, ann in sorted(load_annotation_set(folder).items()):
+            check(cancel)
+            named = [i for i in ann.instances if i.label is not None]
+            if not named or ann.image_path is None or not ann.image_path.is_file():
+                continue
+            image = read_image(ann.image_path)
+            for box_only in (False, True):
+                part = [i for i in named if bool(i.attributes.get(BOX_ONLY, False)) == box_only]
+                if not part:
+                    continue
+                cc = (box_crops(image, [polygon_bbox(i.polygon) for i in part], out_size=out_size) if box_only
+                      else cell_crops(image, [i.polygon for i in part], out_size=out_size))
+                v = cc.valid
+                crops.append(np.round(cc.crops[v] * 255).astype(np.uint8))
+                feats.append(cc.features[v])
+                labels.append(np.array([class_index(i.label) for i in part], dtype=np.int64)[v])
+                cells.append(np.full(int(v.sum()), len(ids), dtype=np.int32))
+            ids.append(f"{Path(folder).name}/{key}")
+    if not ids or not sum(len(lb) for lb in labels):
+        return None
+    return CropDataset(np.concatenate(crops), np.concatenate(feats), np.concatenate(labels),
+                       np.concatenate(cells), ids)
+
+
+def concat_crops(first: CropDataset, second: CropDataset) -> CropDataset:
+    """Both datasets' crops; the second's cells come after the first's (ids marked "#2")."""
+    return CropDataset(np.concatenate([first.crops, second.crops]), np.concatenate([first.features, second.features]),
+                       np.concatenate([first.labels, second.labels]),
+                       np.concatenate([first.cell, second.cell + len(first.image_ids)]).astype(np.int32),
+                       [*first.image_ids, *(f"{i}#2" for i in second.image_ids)])
+
+
 def _cell_crops(args: tuple[Path, str, tuple[int, int]]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     root, image_id, out_size = args
     cell = read_voc_boxes(root / "annotations" / f"{image_id}.xml")
@@ -158,25 +204,31 @@ def _cell_crops(args: tuple[Path, str, tuple[int, int]]) -> tuple[str, np.ndarra
     return image_id, np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v]
 
 
-def _results(jobs: list[tuple[Path, str, tuple[int, int]]], workers: int) -> Iterator[tuple]:
+def _results(jobs: list[tuple], work: Callable[[tuple], tuple], workers: int, torch_work: bool) -> Iterator[tuple]:
     if workers <= 1:
-        yield from map(_cell_crops, jobs)
+        yield from map(work, jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    # Workers that run torch are spawned: a forked child of a process whose OpenMP threads have
+    # run can deadlock in torch. The others are forked (fast to start) and use numpy/OpenCV only.
+    pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_torch_worker) if torch_work else ProcessPoolExecutor(max_workers=workers))
     try:
-        yield from pool.map(_cell_crops, jobs, chunksize=8)
+        yield from pool.map(work, jobs, chunksize=8)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a cancelled build does not finish the queue
 
 
-def build_crop_dataset(root: str | Path, image_ids: Sequence[str], *, out_size: tuple[int, int],
-                       workers: int = 1, progress: ProgressCallback | None = None,
-                       cancel: CancelToken | None = None) -> CropDataset:
-    """Crop every annotated chromosome of the given images (cancellable between images)."""
-    root = Path(root)
-    jobs = [(root, i, tuple(out_size)) for i in image_ids]
+def _torch_worker() -> None:
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)  # the workers share the machine's cores
+
+
+def _collect(jobs: list[tuple], work: Callable[[tuple], tuple], workers: int, progress: ProgressCallback | None,
+             cancel: CancelToken | None, message: str, root: Path, *, torch_work: bool = False) -> CropDataset:
     crops, feats, labels, cells, ids = [], [], [], [], []
-    results = _results(jobs, workers)
+    results = _results(jobs, work, workers, torch_work)
     try:
         for k, (image_id, c, f, lb) in enumerate(results):
             check(cancel)
@@ -185,13 +237,108 @@ def build_crop_dataset(root: str | Path, image_ids: Sequence[str], *, out_size: 
             labels.append(lb)
             cells.append(np.full(len(lb), len(ids), dtype=np.int32))
             ids.append(image_id)
-            report(progress, k + 1, len(jobs), "cropping chromosomes")
+            report(progress, k + 1, len(jobs), message)
     finally:
         results.close()
     if not ids:
         raise AnnotationReadError(root, "no images to crop")
     return CropDataset(np.concatenate(crops), np.concatenate(feats), np.concatenate(labels).astype(np.int64),
                        np.concatenate(cells), ids)
+
+
+def build_crop_dataset(root: str | Path, image_ids: Sequence[str], *, out_size: tuple[int, int],
+                       workers: int = 1, progress: ProgressCallback | None = None,
+                       cancel: CancelToken | None = None) -> CropDataset:
+    """Crop every annotated chromosome of the given images (cancellable between images)."""
+    root = Path(root)
+    jobs = [(root, i, tuple(out_size)) for i in image_ids]
+    return _collect(jobs, _cell_crops, workers, progress, cancel, "cropping chromosomes", root)
+
+
+# Label of crops that are no chromosome (the classifier's reject output, see NetConfig.reject).
+REJECT_LABEL = NUM_CLASSES
+NEAR_MISS_IOU = 0.4  # unmatched detections this close to an unfound chromosome are left out
+_DETECTORS: dict[str, Any] = {}  # per process: loaded detectors by weights path
+
+
+def match_detections(boxes: np.ndarray, gt_boxes: np.ndarray, gt_labels: np.ndarray) -> np.ndarray:
+    """Training labels of detector boxes (best score first): the class of the annotated chromosome
+    each one finds (one-to-one, box IoU >= 0.5, in score order), REJECT_LABEL for the rest, or -1
+    for a near miss (IoU >= NEAR_MISS_IOU with a chromosome nothing found), which is ambiguous."""
+    labels = np.full(len(boxes), REJECT_LABEL, dtype=np.int64)
+    if len(boxes) == 0 or len(gt_boxes) == 0:
+        return labels
+    iou = _box_iou_matrix(np.asarray(boxes, np.float64), np.asarray(gt_boxes, np.float64))
+    taken = np.zeros(len(gt_boxes), dtype=bool)
+    for d in range(len(boxes)):
+        candidates = np.where(taken, -1.0, iou[d])
+        g = int(np.argmax(candidates))
+        if candidates[g] >= 0.5:
+            taken[g] = True
+            labels[d] = gt_labels[g]
+    for d in np.flatnonzero(labels == REJECT_LABEL):
+        if (np.where(taken, 0.0, iou[d]) >= NEAR_MISS_IOU).any():
+            labels[d] = -1
+    return labels
+
+
+def _box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def _detector_cell_crops(args: tuple[Path, str, tuple[int, int], str, float]) -> tuple:
+    """Crops of what a detector finds in one annotated image, labelled by match_detections."""
+    root, image_id, out_size, detector_path, score_floor = args
+    from karyostudio.models.centernet.predictor import load_detector  # torch: only in crop workers
+
+    detector = _DETECTORS.get(detector_path)
+    if detector is None:
+        detector = _DETECTORS[detector_path] = load_detector(detector_path)
+    cell = read_voc_boxes(root / "annotations" / f"{image_id}.xml")
+    image_path = root / "JEPG" / f"{image_id}.jpg"
+    image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ImageReadError(image_path, "cannot read image")
+    found = detector.detect(image, score_floor=score_floor).detections
+    empty = (np.zeros((0, *out_size), np.uint8), np.zeros((0, NUM_FEATURES), np.float32), np.zeros(0, np.int16))
+    if len(found) == 0:
+        return (image_id, *empty)
+    labels = match_detections(found.boxes, np.array(cell.boxes, np.float64).reshape(-1, 4),
+                              np.array([class_index(lb) for lb in cell.labels], dtype=np.int64))
+    cc = box_crops(image, found.boxes, out_size=out_size)
+    v = cc.valid & (labels >= 0)
+    return image_id, np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v].astype(np.int16)
+
+
+def build_detector_crops(root: str | Path, image_ids: Sequence[str], detector_path: str | Path, *,
+                         out_size: tuple[int, int], score_floor: float, workers: int = 1,
+                         progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                         cache_dir: str | Path | None = None) -> CropDataset:
+    """Crops of a detector's boxes on annotated images, as the classifier sees them at run time,
+    with the found chromosomes' classes and REJECT_LABEL for its false detections (cached)."""
+    from karyostudio.models.manifest import sha256_file
+
+    ids = sorted(image_ids)
+    detector_path = str(Path(detector_path).resolve())
+    key = "\n".join([*ids, sha256_file(detector_path), f"{score_floor:.4f}", str(CROP_CODE_VERSION)])
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        path = Path(cache_dir) / f"detector-crops-{out_size[0]}x{out_size[1]}-{digest}.npz"
+        if path.is_file():
+            return CropDataset.load(path)
+    jobs = [(Path(root), i, tuple(out_size), detector_path, float(score_floor)) for i in ids]
+    data = _collect(jobs, _detector_cell_crops, workers, progress, cancel, "cropping detections", Path(root),
+                    torch_work=True)
+    if path is not None:
+        _make_cache_dir(path.parent)
+        data.save(path)
+    return data
 
 
 def cache_path(cache_dir: str | Path, image_ids: Sequence[str], out_size: tuple[int, int]) -> Path:

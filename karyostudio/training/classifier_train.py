@@ -30,15 +30,27 @@ import torch.nn.functional as F
 
 from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
 from karyostudio.core.progress import CancelToken, check
+from karyostudio.io.errors import AnnotationReadError, ImageReadError
 from karyostudio.models.classic.assign import AssignConfig, assign_karyotype
 from karyostudio.models.classic.classifier import (
     CropNet,
     NetConfig,
     calibrated_log_probs,
     end_logits,
+    load_checkpoint,
     save_checkpoint,
+    split_reject,
 )
-from karyostudio.training.classifier_data import CropDataset, list_image_ids, load_or_build, split_by_patient
+from karyostudio.training.classifier_data import (
+    REJECT_LABEL,
+    CropDataset,
+    build_detector_crops,
+    concat_crops,
+    labelme_crops,
+    list_image_ids,
+    load_or_build,
+    split_by_patient,
+)
 from karyostudio.training import run_support as runs
 
 
@@ -67,6 +79,12 @@ class ClassifierTrainConfig:
     flip_prob: float = 0.5  # upside-down flips (which end is up is a guess)
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
     workers: int = 2  # processes for crop building
+    # A chromosome detector's weights: its boxes on the training images become crops too (what
+    # the classifier reads at run time), and its false detections teach a "no chromosome" output.
+    detector: str | None = None
+    detector_score_floor: float = 0.2
+    init_from: str | None = None  # start from this classifier checkpoint's weights
+    labelme_dirs: list[str] = field(default_factory=list)  # reviewed cells to learn from too (all for training)
 
 
 @dataclass
@@ -263,6 +281,40 @@ def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConf
     }
 
 
+def evaluate_detected(log_probs: np.ndarray, data: CropDataset) -> dict[str, Any]:
+    """On a detector's crops: class accuracy of the found chromosomes and how well the reject
+    output (probability >= 0.5) separates false detections from chromosomes."""
+    classes, reject = split_reject(log_probs)
+    is_junk = data.labels == REJECT_LABEL
+    said_junk = reject >= 0.5
+    real = ~is_junk
+    return {
+        "crops": int(len(data)), "false_detections": int(is_junk.sum()),
+        "top1_independent_found": float((classes[real].argmax(1) == data.labels[real]).mean()) if real.any() else None,
+        "reject_recall": float(said_junk[is_junk].mean()) if is_junk.any() else None,
+        "reject_precision": float(is_junk[said_junk].mean()) if said_junk.any() else None,
+        "chromosomes_rejected": float(said_junk[real].mean()) if real.any() else None,
+    }
+
+
+def init_weights(net: CropNet, checkpoint: str | Path) -> None:
+    """Copy a classifier checkpoint's weights into ``net``; a new reject output starts from zero
+    weights and a bias that makes it unlikely, so the start reads chromosomes as before."""
+    source, _, _ = load_checkpoint(checkpoint)
+    state = net.state_dict()
+    for key, value in source.state_dict().items():
+        if key not in state:
+            continue
+        target = state[key]
+        if target.shape == value.shape:
+            state[key] = value
+        elif target.shape[1:] == value.shape[1:] and target.shape[0] == value.shape[0] + 1:
+            state[key] = torch.cat([value, torch.full_like(target[-1:], 0.0 if value.ndim > 1 else -4.0)])
+        else:
+            raise TrainingError(f"{checkpoint}: weights {key} {tuple(value.shape)} do not fit {tuple(target.shape)}")
+    net.load_state_dict(state)
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
     if len(confidence) == 0:
@@ -309,8 +361,26 @@ def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cance
                          workers=config.workers, cancel=cancel,
                          progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
     train, val = data.select_cells(train_ids), data.select_cells(val_ids)
+    detected_val = None
+    if config.detector is not None:
+        detected = build_detector_crops(config.data_root, ids, config.detector, out_size=config.out_size,
+                                        score_floor=config.detector_score_floor, workers=config.workers,
+                                        cache_dir=config.cache_dir, cancel=cancel,
+                                        progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
+        train = concat_crops(train, detected.select_cells(train_ids))
+        detected_val = detected.select_cells(val_ids)
+    if config.labelme_dirs:
+        try:
+            corrections = labelme_crops(config.labelme_dirs, out_size=config.out_size, cancel=cancel)
+        except (AnnotationReadError, ImageReadError) as exc:
+            raise TrainingError(f"cannot read the reviewed cells: {exc}") from None
+        if corrections is None:
+            raise TrainingError(f"no named chromosome to learn from in {', '.join(config.labelme_dirs)}")
+        train = concat_crops(train, corrections)
     net = CropNet(NetConfig(out_size=tuple(config.out_size), widths=tuple(config.widths),
-                            hidden=config.hidden, dropout=config.dropout))
+                            hidden=config.hidden, dropout=config.dropout, reject=config.detector is not None))
+    if config.init_from is not None:
+        init_weights(net, config.init_from)
     fit_deadline = None if deadline is None else deadline - _final_phase_seconds(net, val)
     best_state, best_epoch, best_acc, history = fit(net, train, val, config, callbacks=callbacks,
                                                     cancel=cancel, deadline=fit_deadline)
@@ -331,7 +401,10 @@ def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cance
         "temperature": temperature,
     }
     if len(val):
-        metrics["validation"] = evaluate(log_probs_of(val_logits, temperature), val)
+        metrics["validation"] = evaluate(split_reject(log_probs_of(val_logits, temperature))[0], val)
+    if detected_val is not None and len(detected_val):
+        metrics["validation_detected"] = evaluate_detected(
+            log_probs_of(predict_logits(net, detected_val), temperature), detected_val)
     metrics["train_minutes"] = (time.monotonic() - start) / 60
     save_checkpoint(config.out_path, net, temperature=temperature, metrics=metrics)
     return TrainResult(out_path=Path(config.out_path), best_epoch=best_epoch, best_val_accuracy=best_acc,

@@ -40,9 +40,9 @@ from karyostudio.models.maskrcnn.spec import MaskRCNNSpec, SpecError
 if TYPE_CHECKING:
     from karyostudio.training.classifier_train import ClassifierTrainConfig
 
-FAMILIES = ("maskrcnn", "classifier", "chromseg", "deepchm", "rotated-maskrcnn")
+FAMILIES = ("maskrcnn", "classifier", "chromseg", "deepchm", "rotated-maskrcnn", "centernet")
 # Families whose trainer reads its own settings from TrainConfig.settings (see engine.FAMILY_TRAINERS).
-SETTINGS_FAMILIES = ("chromseg", "deepchm", "rotated-maskrcnn")
+SETTINGS_FAMILIES = ("chromseg", "deepchm", "rotated-maskrcnn", "centernet")
 REGIMES = ("baseline", "two-stage", "alternating")
 SOURCE_KINDS = ("synth", "labelme", "voc")
 SPLITS = ("auto", "patient", "random")
@@ -423,6 +423,9 @@ def classifier_train_config(config: TrainConfig) -> ClassifierTrainConfig:
     values["data_root"] = str(data_path(config, values["data_root"]))
     out_path = Path(values.get("out_path", "default-cpu-classifier.pt"))
     values["out_path"] = str(out_path if out_path.is_absolute() else Path(config.out_dir) / out_path)
+    for name in ("detector", "init_from"):
+        if values.get(name) is not None:
+            values[name] = str(model_file(values[name], f"classifier.{name}"))
     if config.max_minutes is not None:
         values["max_minutes"] = config.max_minutes
     if config.num_threads is not None:
@@ -436,17 +439,35 @@ def classifier_train_config(config: TrainConfig) -> ClassifierTrainConfig:
         raise ConfigError(f"bad classifier settings: {exc}") from None
 
 
+def model_file(path: str, where: str) -> Path:
+    """A weights file named in a config: as given (absolute or from the working folder), else
+    looked up in the model folders (so presets can name the shipped models/ files)."""
+    from karyostudio.models.manifest import model_dirs
+
+    candidate = Path(path).expanduser()
+    if candidate.is_file() or candidate.is_absolute():
+        return candidate
+    for folder in model_dirs():
+        if (folder / candidate.name).is_file():
+            return folder / candidate.name
+    raise ConfigError(f"{where}: no weights file {path!r} here or in the model folders")
+
+
 def add_labelme_source(config: TrainConfig, folder: str | Path) -> TrainConfig:
     """A copy of ``config`` that also learns from a folder of labelme files (reviewed corrections).
 
     Mask R-CNN configs get it as another mask source; families with their own trainer get it in
     ``settings["labelme_dirs"]`` (the ChromSeg trainer derives crossing regions from overlapping
-    outlines). The crop classifier trains from VOC boxes only, so it cannot take one.
+    outlines); the crop classifier in ``classifier["labelme_dirs"]`` (crops of the named outlines).
     """
     folder = str(Path(folder).expanduser().resolve())
     out = copy.deepcopy(config)
     if config.family == "maskrcnn":
         out.data.mask_sources.append(SourceConfig(kind="labelme", path=folder))
+    elif config.family == "classifier":
+        classifier = dict(out.classifier or {})
+        classifier["labelme_dirs"] = [*classifier.get("labelme_dirs", []), folder]
+        out.classifier = classifier
     elif config.family in SETTINGS_FAMILIES:
         settings = dict(out.settings or {})
         settings["labelme_dirs"] = [*settings.get("labelme_dirs", []), folder]

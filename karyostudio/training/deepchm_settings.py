@@ -3,6 +3,7 @@
   model       DeepCHMSpec fields (models/rotated/deepchm_spec.py), e.g. backbone, input_size and
               the ablation switches use_pminf / use_sgach / use_hdlos / use_dasmp;
   sources     image collections (training/config.py SourceConfig fields: synth, labelme, voc);
+  labelme_dirs folders of reviewed labelme files added to training (train --corrections);
   data_root   base folder of relative source paths (default: $KARYOSTUDIO_DATA or the working folder);
   augment     AugmentConfig fields (flips, quarter turns, small rotations, brightness/contrast);
   epochs, steps_per_epoch (default one pass over the training images), batch_size,
@@ -26,6 +27,7 @@ from karyostudio.training.config import AugmentConfig, ConfigError, SourceConfig
 class DeepCHMSettings:
     model: DeepCHMSpec = field(default_factory=DeepCHMSpec)
     sources: list[SourceConfig] = field(default_factory=list)
+    labelme_dirs: list[str] = field(default_factory=list)  # reviewed corrections (train --corrections)
     data_root: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     epochs: int = 120
@@ -53,13 +55,16 @@ def parse_settings(data: Mapping[str, Any] | None) -> DeepCHMSettings:
     values = parsing.parse_common(data, DeepCHMSettings, "deepchm", scalars=_SCALARS, optional=_OPTIONAL,
                                   spec_from_dict=DeepCHMSpec.from_dict, spec_error=DeepCHMSpecError,
                                   check_val_fraction=True)
+    values["labelme_dirs"] = parsing.parse_labelme_dirs(data)
     settings = DeepCHMSettings(**values)
     _check(settings)
     return settings
 
 
 def settings_to_dict(settings: DeepCHMSettings) -> dict[str, Any]:
-    return parsing.common_settings_dict(settings)
+    out = parsing.common_settings_dict(settings)
+    out["labelme_dirs"] = list(settings.labelme_dirs)
+    return out
 
 
 def _check(s: DeepCHMSettings) -> None:

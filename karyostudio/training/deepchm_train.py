@@ -33,6 +33,7 @@ from karyostudio.models.rotated.deepchm import DeepCHM
 from karyostudio.models.rotated.deepchm_weights import export_model
 from karyostudio.training import checkpoint as ckpt
 from karyostudio.training import run_support as runs
+from karyostudio.training import settings_parsing as parsing
 from karyostudio.training.classifier_train import TrainingError
 from karyostudio.training.config import ConfigError, DataConfig, TrainConfig, config_to_dict
 from karyostudio.training.deepchm_data import DeepCHMDataset
@@ -98,7 +99,7 @@ class _Run:
 
     def _datasets(self) -> tuple[DeepCHMDataset, DeepCHMDataset]:
         s = self.settings
-        data = DataConfig(root=s.data_root or self.config.data.root, mask_sources=list(s.sources))
+        data = DataConfig(root=s.data_root or self.config.data.root, mask_sources=parsing.with_corrections(list(s.sources), s.labelme_dirs))
         train, val = build_sources(dataclasses.replace(self.config, data=data), "masks")
         if len(train) == 0:
             raise ConfigError("no training images in settings.sources")

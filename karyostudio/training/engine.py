@@ -79,6 +79,7 @@ from karyostudio.training.run_support import (
 # Families with a trainer of their own: trainer(config, callbacks, cancel) -> FitResult, reading its
 # settings from ``config.settings`` (imported only when used).
 FAMILY_TRAINERS = {
+    "centernet": "karyostudio.training.centernet_train:fit_centernet",
     "chromseg": "karyostudio.training.chromseg_train:fit_chromseg",
     "deepchm": "karyostudio.training.deepchm_train:fit_deepchm",
     "rotated-maskrcnn": "karyostudio.training.ermrcnn_train:fit_ermrcnn",

@@ -60,10 +60,7 @@ def parse_settings(data: Mapping[str, Any] | None) -> ERMRCNNSettings:
     values = parsing.parse_common(data, ERMRCNNSettings, "rotated-maskrcnn", scalars=_SCALARS, optional=_OPTIONAL,
                                   spec_from_dict=ERMRCNNSpec.from_dict, spec_error=ERMRCNNSpecError,
                                   check_val_fraction=False, sort_known=True)
-    dirs = data.get("labelme_dirs") or []
-    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-        raise ConfigError("settings.labelme_dirs must be a list of folder paths")
-    values["labelme_dirs"] = list(dirs)
+    values["labelme_dirs"] = parsing.parse_labelme_dirs(data)
     settings = ERMRCNNSettings(**values)
     _check(settings)
     return settings
@@ -71,7 +68,7 @@ def parse_settings(data: Mapping[str, Any] | None) -> ERMRCNNSettings:
 
 def all_sources(settings: ERMRCNNSettings) -> list[SourceConfig]:
     """The configured sources plus one labelme source per labelme_dirs entry."""
-    return list(settings.sources) + [SourceConfig(kind="labelme", path=d) for d in settings.labelme_dirs]
+    return parsing.with_corrections(list(settings.sources), settings.labelme_dirs)
 
 
 def settings_to_dict(settings: ERMRCNNSettings) -> dict[str, Any]:

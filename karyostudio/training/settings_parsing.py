@@ -103,6 +103,20 @@ def parse_dataclass(cls: type, data: Any, where: str, *, sort_known: bool = Fals
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def parse_labelme_dirs(data: Mapping[str, Any]) -> list[str]:
+    """``labelme_dirs``: folders of reviewed labelme files (``train --corrections``), as a list of paths."""
+    dirs = data.get("labelme_dirs") or []
+    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+        raise ConfigError("settings.labelme_dirs must be a list of folder paths")
+    return list(dirs)
+
+
+def with_corrections(sources: list[SourceConfig], labelme_dirs: list[str]) -> list[SourceConfig]:
+    """The configured sources plus one labelme source per corrections folder (all for training)."""
+    return [*sources, *(SourceConfig(kind="labelme", path=d, val_fraction=0.0, split="random")
+                        for d in labelme_dirs)]
+
+
 def require_at_least_one(settings: Any, names: tuple[str, ...]) -> None:
     """Each named setting that is set (not None) is at least 1."""
     for name in names:

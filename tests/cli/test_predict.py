@@ -178,3 +178,18 @@ def test_summary_count_agrees_with_the_karyotype_and_lists_clusters_apart(tmp_pa
     assert (marker["count"], marker["named"], marker["unnamed"], marker["clusters"]) == (4, 3, 1, 1)
     karyogram = cv2.imread(str(out / "c_karyogram.png"))
     assert karyogram.shape[1] > karyogram.shape[0]  # the landscape page
+
+
+def test_an_image_with_a_handful_of_objects_is_reported_as_no_metaphase(tmp_path, fake_model, capsys):
+    _cell(tmp_path / "specks.png", 2)
+    wide = np.full((80, 400), 220, np.uint8)
+    for k in range(12):
+        wide[10:60, 5 + 30 * k: 15 + 30 * k] = 30
+    write_image(tmp_path / "twelve.png", wide)
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "specks.png"), str(tmp_path / "twelve.png"), "--out", str(out),
+                 "--model", "fake"]) == 0
+    err = capsys.readouterr().err
+    assert "specks.png: no metaphase found (2 objects)" in err
+    assert "twelve.png: no metaphase" not in err
+    assert [r["status"] for r in _summary(out)] == ["ok", "ok"]  # a verdict on the cell, not a failure

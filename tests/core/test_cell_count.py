@@ -35,3 +35,13 @@ def test_kinds_and_placeable():
 
 def test_an_empty_cell():
     assert count_cell([]) == CellCount() and count_cell([]).text() == "" and count_cell([]).karyotype == ""
+
+
+def test_a_handful_of_objects_is_no_metaphase_but_a_near_haploid_cell_is_one():
+    specks = count_cell([_inst(k, "1") for k in range(3)] + [_inst(9, None, kind="debris")])
+    assert specks.no_metaphase and specks.result_text() == "no metaphase found (4 objects)"
+    assert count_cell([]).result_text() == "no metaphase found (0 objects)"
+    near_haploid = count_cell([_inst(k, str(1 + k % 22)) for k in range(24)])
+    assert not near_haploid.no_metaphase and near_haploid.result_text() == near_haploid.text()
+    # A cluster may hide many chromosomes: not called empty.
+    assert not count_cell([_inst(1, "1"), _inst(2, None, cluster=True)]).no_metaphase

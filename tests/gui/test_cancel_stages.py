@@ -1,5 +1,6 @@
-"""Cancel returns within a second in every stage of the default model, and quitting during a run
-never freezes: a debris field (about 900 specks) keeps each stage busy for a while."""
+"""Cancel returns within a second in every stage of the default model (on a synthetic metaphase)
+and of the classic segmentation (on a debris field of about 900 specks, which keeps each of its
+stages busy for a while), and quitting during a run never freezes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from karyostudio.gui import thread_runner
 from karyostudio.gui.case.run import CaseRunner
 from karyostudio.gui.workers import ModelRunner
 from karyostudio.io.images import write_image
+from karyostudio.models.classic.pipeline import ClassicPipeline
 from karyostudio.models.registry import load_predictor
+from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 
 from tests.robustness.fields import debris_field
 
@@ -53,37 +56,57 @@ def default_model():
 
 
 @pytest.fixture(scope="module")
+def classic_model(default_model):
+    """The default model's classifier behind the classic threshold segmentation (no detector)."""
+    return ClassicPipeline(default_model.classifier, name="classic")
+
+
+@pytest.fixture(scope="module")
 def debris():
     return debris_field()
 
 
-# Stages in the order the default model reports them: thresholding, the cut search per component,
-# outlining, the classifier (which has no cancel check of its own) and the joint assignment.
-STAGES = ["thresholding", "separating", "outlining", "classifying", "assigning"]
+@pytest.fixture(scope="module")
+def metaphase():
+    """A synthetic metaphase of 46 chromosomes at 1600 px: every stage of the detector path has work."""
+    return generate_metaphase(rng_for(31, 0), SynthConfig(size=1600)).image
+
+
+# Stages in the order each path reports them. The default model: the detector (cancel checked
+# between tiles), tracing outlines in the boxes, the classifier (no cancel check of its own) and
+# the joint assignment. The classic segmentation, on a debris field that keeps each stage busy:
+# thresholding, the cut search per component, outlining, classifying and assigning.
+DETECTOR_STAGES = ["detecting", "tracing", "classifying", "assigning"]
+CLASSIC_STAGES = ["thresholding", "separating", "outlining", "classifying", "assigning"]
+CASES = [("default", stage) for stage in DETECTOR_STAGES] + [("classic", stage) for stage in CLASSIC_STAGES]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", STAGES)
-def test_cancel_in_each_stage_returns_within_a_second(qtbot, default_model, debris, stage):
-    model = CancelAtStage(default_model, stage)
+@pytest.mark.parametrize("path, stage", CASES)
+def test_cancel_in_each_stage_returns_within_a_second(qtbot, request, path, stage):
+    if path == "default":
+        predictor, image = request.getfixturevalue("default_model"), request.getfixturevalue("metaphase")
+    else:
+        predictor, image = request.getfixturevalue("classic_model"), request.getfixturevalue("debris")
+    model = CancelAtStage(predictor, stage)
     runner = ModelRunner(lambda name: model)
     outcome = []
     runner.cancelled.connect(lambda: outcome.append(("cancelled", time.monotonic())))
     runner.succeeded.connect(lambda *a: outcome.append(("succeeded", time.monotonic())))
     runner.failed.connect(lambda text: outcome.append(("failed", text)))
     with qtbot.waitSignal(runner.busy_changed, timeout=60_000, check_params_cb=lambda busy: not busy):
-        assert runner.start("default-cpu", debris)
+        assert runner.start("default-cpu", image)
     assert model.cancelled_at is not None, f"the model never reported a {stage!r} stage"
     assert [kind for kind, _ in outcome] == ["cancelled"]
     assert outcome[0][1] - model.cancelled_at < CANCEL_WITHIN_S
 
 
 @pytest.mark.slow
-def test_whole_case_cancel_returns_within_a_second(qtbot, tmp_path, default_model, debris):
+def test_whole_case_cancel_returns_within_a_second(qtbot, tmp_path, default_model, metaphase):
     images = []
     for k in range(3):
-        images.append(tmp_path / f"field{k}.png")
-        write_image(images[-1], debris)
+        images.append(tmp_path / f"cell{k}.png")
+        write_image(images[-1], metaphase)
     model = CancelAtStage(default_model, "classifying")
     runner = CaseRunner(lambda name: model)
     with qtbot.waitSignal(runner.finished, timeout=60_000) as blocker:

@@ -185,3 +185,69 @@ def test_real_default_model_on_a_taichung_cell(taichung_dir):
     assert 30 <= len(cell.instances) <= 60
     assert sum(inst.label is not None for inst in cell.instances) >= 30
     assert cell.sex_hypothesis in ("XX", "XY")
+
+
+# --- with the learned detector ---------------------------------------------------------------------
+
+class FakeDetector:
+    """Returns fixed detections (image pixels) at scale 0.5."""
+
+    def __init__(self, boxes, scores):
+        from karyostudio.models.centernet.decode import Detections
+
+        boxes = np.asarray(boxes, float)
+        self.found = Detections(boxes, np.asarray(scores, float), (boxes[:, :2] + boxes[:, 2:]) / 2)
+
+    def detect(self, image, cancel=None, score_floor=None):
+        from karyostudio.models.centernet.detector import DetectorResult
+
+        return DetectorResult(self.found, 0.5, 1)
+
+
+class FakeBoxClassifier:
+    def __init__(self, log_probs, reject):
+        self._log_probs, self._reject, self.boxes_seen = log_probs, np.asarray(reject, float), []
+
+    def read_boxes(self, image, boxes):
+        self.boxes_seen = [list(b) for b in boxes]
+        return self._log_probs, self._reject
+
+
+def _bars_image(boxes):
+    image = np.full((120, 200), 230, np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        image[y0 + 2:y1 - 2, x0 + 2:x1 - 2] = 40
+    return image
+
+
+def test_detector_path_drops_rejected_detections_and_scores_both_doubts():
+    boxes = [(10, 10, 30, 90), (50, 10, 70, 90), (90, 20, 110, 60), (140, 30, 160, 50)]
+    image = _bars_image(boxes)
+    detector = FakeDetector(boxes, [0.9, 0.8, 0.7, 0.6])
+    classifier = FakeBoxClassifier(_confident_log_probs(["1", "1", "21", "21"], p=0.95), [0.01, 0.02, 0.1, 0.9])
+    cell = ClassicPipeline(classifier, detector=detector).predict_cell(image)
+    assert classifier.boxes_seen == [list(map(float, b)) for b in boxes]  # read from the detector's boxes
+    assert len(cell.instances) == 3  # the fourth was called no chromosome
+    assert [i.label for i in cell.instances] == ["1", "1", "21"]
+    for inst, det_score in zip(cell.instances, [0.9, 0.8, 0.7]):
+        assert inst.attributes["detection_score"] == pytest.approx(det_score)
+        assert inst.score <= det_score  # P(chromosome) x P(class)
+        x0, y0, x1, y1 = inst.attributes["box"]
+        px, py = inst.polygon[:, 0], inst.polygon[:, 1]
+        assert px.min() >= x0 and px.max() <= x1 and py.min() >= y0 and py.max() <= y1
+    assert cell.instances[0].attributes["outline"] == "mask"
+
+
+def test_default_manifest_names_a_detector_that_loads(tmp_path):
+    manifest = manifest_module.read_manifest(REAL_WEIGHTS.parent / "default-cpu.manifest.json")
+    predictor = from_manifest(manifest)
+    assert predictor.detector is not None and predictor.classifier.can_reject
+    damaged = tmp_path / "m"
+    damaged.mkdir()
+    for name in ("default-cpu-classifier.pt", "default-cpu-detector.pt"):
+        (damaged / name).write_bytes((REAL_WEIGHTS.parent / name).read_bytes())
+    (damaged / "default-cpu-detector.pt").write_bytes(b"not the detector")
+    copy = manifest_module.Manifest(**{**manifest.__dict__, "path": None})
+    write_manifest(copy, damaged / "default-cpu.manifest.json")
+    with pytest.raises(ManifestError, match="detector weights .* do not match"):
+        from_manifest(manifest_module.read_manifest(damaged / "default-cpu.manifest.json"))

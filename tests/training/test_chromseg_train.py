@@ -122,7 +122,7 @@ def test_cancel_saves_and_resume_finishes(tmp_path, cache):
     ({"batch_size": 0}, "batch_size"),
     ({"size": 60}, "multiple of 8"),
     ({"loss_alpha": 1.5}, "loss_alpha"),
-    ({"labelme_folders": "data"}, "labelme_folders"),
+    ({"labelme_dirs": "data"}, "labelme_dirs"),
     ({"select_metric": "val.loss"}, "select_metric"),
 ])
 def test_bad_settings_are_config_errors(tmp_path, settings, message):

@@ -112,6 +112,12 @@ def test_default_cpu_preset_maps_onto_the_classifier_trainers_config(tmp_path):
     settings = classifier_train_config(config)
     assert settings.data_root == "/data/taichung"
     assert settings.out_path == str(tmp_path / "default-cpu-classifier.pt")
-    assert settings.max_minutes == 7.0 and settings.epochs == 8
+    assert settings.max_minutes == 7.0 and settings.epochs == 4
+    # The shipped detector and classifier are found in the model folders, wherever the run starts.
+    assert settings.detector.endswith("models/default-cpu-detector.pt")
+    assert settings.init_from.endswith("models/default-cpu-classifier.pt")
+    with pytest.raises(ConfigError, match="no weights file"):
+        classifier_train_config(TrainConfig(**{**config.__dict__, "classifier": {"data_root": "x",
+                                                                                 "detector": "missing.pt"}}))
     with pytest.raises(ConfigError, match="unknown classifier setting"):
         classifier_train_config(TrainConfig(**{**config.__dict__, "classifier": {"data_root": "x", "epoch": 2}}))

@@ -23,7 +23,7 @@ from torch import nn
 
 from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
 from karyostudio.io.atomic import atomic_open
-from karyostudio.models.classic.crops import DEFAULT_OUT_SIZE, FEATURE_NAMES, NUM_FEATURES, cell_crops
+from karyostudio.models.classic.crops import DEFAULT_OUT_SIZE, FEATURE_NAMES, NUM_FEATURES, box_crops, cell_crops
 
 CHECKPOINT_FORMAT = "karyostudio.chromosome-classifier"
 CHECKPOINT_VERSION = 1
@@ -44,6 +44,13 @@ class NetConfig:
     dropout: float = 0.2
     num_features: int = NUM_FEATURES
     num_classes: int = NUM_CLASSES
+    # One more output, "not a chromosome" (debris, nuclei, a detector's duplicate or half box),
+    # learned from a detector's false detections (classifier_data.build_detector_crops).
+    reject: bool = False
+
+    @property
+    def outputs(self) -> int:
+        return self.num_classes + int(self.reject)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -54,6 +61,7 @@ class NetConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "NetConfig":
         d = dict(d)
+        d.setdefault("reject", False)  # checkpoints written before the reject output existed
         d["out_size"] = tuple(int(v) for v in d["out_size"])
         d["widths"] = tuple(int(v) for v in d["widths"])
         return cls(**d)
@@ -84,11 +92,11 @@ class CropNet(nn.Module):
             nn.Linear(c_in * config.length_bins + config.num_features, config.hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
-            nn.Linear(config.hidden, config.num_classes),
+            nn.Linear(config.hidden, config.outputs),
         )
 
     def forward(self, crops: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """crops (N, 1, H, W), features (N, F) -> logits (N, num_classes)."""
+        """crops (N, 1, H, W), features (N, F) -> logits (N, outputs): the classes, then "reject"."""
         x = self.pool(self.body(crops)).flatten(1)
         return self.head(torch.cat([x, self.feature_norm(features)], dim=1))
 
@@ -107,6 +115,18 @@ def calibrated_log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torc
     return torch.log(probs.clamp_min(1e-12))
 
 
+def split_reject(log_probs: np.ndarray, num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """(N x num_classes log-probabilities given that it is a chromosome, N reject probabilities)
+    of log-probabilities over the outputs; without a reject column the probabilities are 0."""
+    lp = np.asarray(log_probs, dtype=np.float64)
+    if lp.shape[1] == num_classes:
+        return lp, np.zeros(len(lp))
+    reject = np.exp(lp[:, num_classes])
+    classes = lp[:, :num_classes]
+    norm = np.logaddexp.reduce(classes, axis=1, keepdims=True) if len(lp) else classes[:, :1]
+    return classes - norm, reject
+
+
 class ChromosomeClassifier:
     """A trained CropNet ready for inference (eval mode, calibrated by a temperature)."""
 
@@ -119,13 +139,19 @@ class ChromosomeClassifier:
         self.metrics = dict(metrics or {})
         self.class_names: tuple[str, ...] = CLASS_NAMES
 
-    @torch.no_grad()
     def log_probs(self, crops: np.ndarray, features: np.ndarray, *, both_ends: bool = True) -> np.ndarray:
-        """Log-probabilities (N, 24) in CLASS_NAMES order for crops (N, H, W) in [0, 1].
+        """Log-probabilities (N, 24) in CLASS_NAMES order for crops (N, H, W) in [0, 1], given
+        that each crop is a chromosome (see :meth:`read` for the reject probability).
 
         With ``both_ends`` the crop is also read upside down and the two predictions are
         averaged, since which end is up is only a guess.
         """
+        return self.read(crops, features, both_ends=both_ends)[0]
+
+    @torch.no_grad()
+    def read(self, crops: np.ndarray, features: np.ndarray, *, both_ends: bool = True
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(log-probabilities N x 24 given a chromosome, probability N that it is none)."""
         crops = np.asarray(crops, dtype=np.float32)
         feats = np.asarray(features, dtype=np.float32)
         if crops.ndim != 3 or tuple(crops.shape[1:]) != tuple(self.config.out_size):
@@ -134,21 +160,43 @@ class ChromosomeClassifier:
         if feats.shape != (len(crops), self.config.num_features):
             raise ValueError(f"features must be N x {self.config.num_features}, got {feats.shape}")
         if len(crops) == 0:
-            return np.zeros((0, self.config.num_classes), dtype=np.float32)
+            return np.zeros((0, self.config.num_classes), dtype=np.float32), np.zeros(0)
         x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
         f = torch.from_numpy(feats).to(self.device)
-        return calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends), self.temperature).cpu().numpy()
+        lp = calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends), self.temperature).cpu().numpy()
+        classes, reject = split_reject(lp, self.config.num_classes)
+        return classes.astype(np.float32), reject
 
     def classify_cell(self, image: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
         """Log-probabilities (N, 24) for every outline of one image.
 
         Outlines too small to crop get uniform probabilities, so callers can still assign them.
         """
+        return self.read_cell(image, polygons)[0]
+
+    def read_cell(self, image: np.ndarray, polygons: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(log-probabilities N x 24, reject probabilities N) for every outline of one image;
+        outlines too small to crop get uniform probabilities and reject probability 0."""
         cc = cell_crops(image, polygons, out_size=self.config.out_size)
         out = np.full((len(polygons), self.config.num_classes), -np.log(self.config.num_classes), dtype=np.float32)
+        reject = np.zeros(len(polygons))
         if cc.valid.any():
-            out[cc.valid] = self.log_probs(cc.crops[cc.valid], cc.features[cc.valid])
-        return out
+            out[cc.valid], reject[cc.valid] = self.read(cc.crops[cc.valid], cc.features[cc.valid])
+        return out, reject
+
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`read_cell` for tight boxes (a detector's): crops made as in training
+        (crops.box_crops), so the classifier reads detections exactly as it learned them."""
+        cc = box_crops(image, boxes, out_size=self.config.out_size)
+        out = np.full((len(boxes), self.config.num_classes), -np.log(self.config.num_classes), dtype=np.float32)
+        reject = np.zeros(len(boxes))
+        if cc.valid.any():
+            out[cc.valid], reject[cc.valid] = self.read(cc.crops[cc.valid], cc.features[cc.valid])
+        return out, reject
+
+    @property
+    def can_reject(self) -> bool:
+        return self.config.reject
 
     def save(self, path: str | Path) -> None:
         save_checkpoint(path, self.net, temperature=self.temperature, metrics=self.metrics)

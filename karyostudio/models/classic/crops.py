@@ -284,13 +284,18 @@ def cell_crops(image: np.ndarray, polygons: Sequence[np.ndarray], *,
     return _crop_windows(gray, windows, out_size)
 
 
-def box_crops(image: np.ndarray, boxes: Sequence[Sequence[float]], *,
-              out_size: tuple[int, int] = DEFAULT_OUT_SIZE) -> CellCrops:
-    """Like :func:`cell_crops` for tight boxes (training data): masks come from crop_from_box."""
+def box_windows(image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """The chromosome mask inside every tight box (crop_from_box with the image's rough levels)."""
     gray = to_gray(image)
     rough = image_levels(gray)
-    windows = [crop_from_box(gray, box, rough) for box in boxes]
-    return _crop_windows(gray, windows, out_size)
+    return [crop_from_box(gray, box, rough) for box in boxes]
+
+
+def box_crops(image: np.ndarray, boxes: Sequence[Sequence[float]], *,
+              out_size: tuple[int, int] = DEFAULT_OUT_SIZE) -> CellCrops:
+    """Like :func:`cell_crops` for tight boxes (training data and detector boxes): masks come from
+    crop_from_box, so a detector's boxes give the classifier the crops it was trained on."""
+    return _crop_windows(to_gray(image), box_windows(image, boxes), out_size)
 
 
 def _crop_windows(gray: np.ndarray, windows: list[tuple[np.ndarray, tuple[int, int]]],

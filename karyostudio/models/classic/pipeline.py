@@ -1,6 +1,8 @@
-"""The default CPU predictor: classic segmentation -> crop classifier -> joint class assignment.
+"""The default CPU predictor: chromosome finding -> crop classifier -> joint class assignment.
 
-1. segment_metaphase outlines every chromosome (and flags unsplit clusters);
+1. chromosomes are found either by the learned centre detector (models/centernet: one box and
+   one outline traced inside it per chromosome; the default model's way) or by the classic
+   segmentation (segment_metaphase: threshold and watershed, which flags unsplit clusters);
 2. the classifier reads a straightened crop of every single chromosome (cell-relative size
    features included) and gives 24-class log-probabilities;
 3. assign_karyotype names all chromosomes of the cell together (two per autosome, XX or XY,
@@ -9,7 +11,8 @@
 Clusters are left unnamed (label None, score None): they hold several chromosomes, so neither a
 class nor a confidence would mean anything, and they take no slot in the assignment. They keep
 ``"cluster": True`` so reviewers find and split them. Every named instance's score is the
-assignment's max-marginal confidence; its attributes keep the segmentation's (rotated box,
+assignment's max-marginal confidence (times the detector's score, when a detector found the
+chromosomes); its attributes keep the segmentation's (rotated box,
 cluster flag) plus ``top3``, the classifier's three most probable classes as [name, probability].
 """
 
@@ -29,11 +32,14 @@ from karyostudio.models.base import is_cluster, prediction_karyotype
 from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_karyotype
 from karyostudio.models.classic.classifier import CheckpointError, ChromosomeClassifier
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
-from karyostudio.models.manifest import Manifest, ManifestError
+from karyostudio.models.manifest import Manifest, ManifestError, WeightsChecksumError, WeightsMissingError, sha256_file
 
 DEFAULT_NAME = "default-cpu"
-DEFAULT_DESCRIPTION = "CPU pipeline: classic segmentation, crop classifier, joint 24-class assignment"
+DEFAULT_DESCRIPTION = "CPU pipeline: chromosome finding, crop classifier, joint 24-class assignment"
 TOP_K = 3
+DETECTION_SCORE = "detection_score"  # the detector's confidence that an outline is a chromosome
+BOX = "box"  # a detection's box (models/centernet/outlines.py BOX_ATTRIBUTE)
+REJECT_ABOVE = 0.5  # detections the classifier calls "no chromosome" with more confidence are dropped
 # Progress is reported in percent; segmentation is the slow part.
 _SEGMENT_SHARE, _CLASSIFY_SHARE = 60, 30
 
@@ -52,8 +58,9 @@ class ClassicPipeline:
 
     def __init__(self, classifier: ChromosomeClassifier, *, name: str = DEFAULT_NAME,
                  description: str = DEFAULT_DESCRIPTION, segment_params: SegmentParams | None = None,
-                 assign_config: AssignConfig = AssignConfig()):
+                 assign_config: AssignConfig = AssignConfig(), detector: Any = None):
         self.classifier = classifier
+        self.detector = detector  # a CenterNetDetector, or None for the classic segmentation
         self.name = name
         self.description = description
         self.segment_params = segment_params
@@ -70,17 +77,39 @@ class ClassicPipeline:
         def segment_progress(done: int, total: int, message: str = "") -> None:
             report(progress, _SEGMENT_SHARE * done // max(total, 1), 100, f"segmenting: {message}")
 
-        segments = segment_metaphase(image, params=self.segment_params, progress=segment_progress, cancel=cancel)
+        segments = self.find_chromosomes(image, segment_progress, cancel)
         check(cancel)
         report(progress, _SEGMENT_SHARE, 100, f"classifying {len(segments)} objects")
         singles = [s for s in segments if not is_cluster(s)]
-        log_probs = self.classifier.classify_cell(image, [s.polygon for s in singles])
+        if self.detector is None:
+            log_probs = self.classifier.classify_cell(image, [s.polygon for s in singles])
+        else:
+            # Detections are read from their boxes, as the classifier's training crops were; those
+            # it takes for no chromosome (debris, nuclei, a second box on one chromosome) go.
+            log_probs, reject = self.classifier.read_boxes(image, [s.attributes[BOX] for s in singles])
+            keep = reject < REJECT_ABOVE
+            segments = [s for s, k in zip(singles, keep) if k]
+            singles, log_probs = segments, log_probs[keep]
         check(cancel)
         report(progress, _SEGMENT_SHARE + _CLASSIFY_SHARE, 100, "assigning classes")
         assignment = assign_karyotype(log_probs, config=self.assign_config)
         instances = postprocess(segments, log_probs, assignment, source=self.name)
         report(progress, 100, 100, "done")
         return CellPrediction(instances, prediction_karyotype(instances), assignment.sex_hypothesis)
+
+    def find_chromosomes(self, image: np.ndarray, progress: ProgressCallback | None,
+                         cancel: CancelToken | None) -> list[Instance]:
+        """Outlines of the cell's chromosomes (scores are the detector's, when there is one)."""
+        if self.detector is None:
+            return segment_metaphase(image, params=self.segment_params, progress=progress, cancel=cancel)
+        from karyostudio.models.centernet.outlines import edge_width, instances_from_detections
+
+        report(progress, 0, 2, "detecting chromosomes")
+        result = self.detector.detect(image, cancel)
+        report(progress, 1, 2, f"tracing {len(result.detections)} outlines")
+        instances = instances_from_detections(image, result.detections, source=self.name,
+                                              edge_px=edge_width(result.scale), cancel=cancel)
+        return [i.with_(attributes={**i.attributes, DETECTION_SCORE: i.score}) for i in instances]
 
 
 def postprocess(segments: Sequence[Instance], log_probs: np.ndarray, assignment: Assignment, *,
@@ -100,8 +129,11 @@ def postprocess(segments: Sequence[Instance], log_probs: np.ndarray, assignment:
         confidence = float(assignment.confidence[row])
         attributes = dict(segments[k].attributes)
         attributes["top3"] = top_classes(log_probs[row])
+        # With a detector, the score is P(chromosome) x P(this class): both doubts rank it for review.
+        detected = attributes.get(DETECTION_SCORE)
+        score = float(np.clip(confidence * (1.0 if detected is None else float(detected)), 0.0, 1.0))
         result[k] = segments[k].with_(label=label, source=source, attributes=attributes,
-                                      score=None if label is None else float(np.clip(confidence, 0.0, 1.0)))
+                                      score=None if label is None else score)
     return result
 
 
@@ -123,13 +155,33 @@ def configure_cpu_threads(num_threads: int | None = None) -> int:
     return torch.get_num_threads()
 
 
-def from_manifest(manifest: Manifest, device: str = "cpu") -> ClassicPipeline:
-    """Registry factory: load the classifier named by a (verified) manifest.
+def load_manifest_detector(manifest: Manifest, device: str) -> Any:
+    """The detector named by the manifest's extra "detector" ({"weights", "sha256",
+    "score_threshold"}), checked against its sha256, or None when the manifest names none."""
+    entry = (manifest.extra or {}).get("detector")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("weights"), str) or not isinstance(entry.get("sha256"), str):
+        raise ManifestError(manifest.path, "extra.detector must be a mapping with \"weights\" and \"sha256\"")
+    from karyostudio.models.centernet.predictor import load_detector, manifest_threshold
 
-    Optional tuning travels in the manifest's extra: "segment_params" (SegmentParams fields)
-    and "assign" (AssignConfig fields).
+    path = manifest.weights_path.parent / entry["weights"]
+    if not path.is_file():
+        raise WeightsMissingError(manifest.path, f"detector weights {path} of model {manifest.name!r} not found")
+    if sha256_file(path).lower() != entry["sha256"].lower():
+        raise WeightsChecksumError(manifest.path, f"detector weights {path} do not match the manifest of model "
+                                                  f"{manifest.name!r}: the file is damaged or belongs to another model")
+    return load_detector(path, device, manifest_threshold(manifest, entry.get("score_threshold")))
+
+
+def from_manifest(manifest: Manifest, device: str = "cpu") -> ClassicPipeline:
+    """Registry factory: load the classifier (and detector, when named) of a (verified) manifest.
+
+    Optional tuning travels in the manifest's extra: "detector" (see load_manifest_detector),
+    "segment_params" (SegmentParams fields, classic segmentation) and "assign" (AssignConfig fields).
     """
     configure_cpu_threads()
+    detector = load_manifest_detector(manifest, device)
     try:
         segment_params = SegmentParams(**manifest.extra.get("segment_params", {}))
         assign_config = AssignConfig(**manifest.extra.get("assign", {}))
@@ -140,4 +192,4 @@ def from_manifest(manifest: Manifest, device: str = "cpu") -> ClassicPipeline:
     except CheckpointError as exc:
         raise ManifestError(manifest.path, f"model {manifest.name!r}: {exc}") from None
     return ClassicPipeline(classifier, name=manifest.name, description=manifest.description or DEFAULT_DESCRIPTION,
-                           segment_params=segment_params, assign_config=assign_config)
+                           segment_params=segment_params, assign_config=assign_config, detector=detector)
