@@ -341,6 +341,47 @@ def build_detector_crops(root: str | Path, image_ids: Sequence[str], detector_pa
     return data
 
 
+# Synthetic cells for the classifier: chromosomes drawn in other styles than the training lab's,
+# half of them with sister chromatids apart, so that the "no chromosome" output does not learn
+# that an unfamiliar-looking chromosome is junk (the detector finds them; the classifier kept
+# dropping them). Gaps are drawn from SYNTH_GAP_RANGE.
+SYNTH_GAP_RANGE = (0.15, 0.5)
+SYNTH_SIZE = 768
+
+
+def _synth_cell_crops(args: tuple[int, int, tuple[int, int]]) -> tuple:
+    """Crops of every chromosome of synthetic cell ``index`` (seeded), cut from its tight boxes."""
+    from karyostudio.geometry.polygons import polygon_bbox
+    from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
+
+    seed, index, out_size = args
+    style = np.random.default_rng([seed, index, 1])
+    gap = float(style.uniform(*SYNTH_GAP_RANGE)) if style.random() < 0.5 else 0.0
+    cell = generate_metaphase(rng_for(seed, index), SynthConfig(size=SYNTH_SIZE, chromatid_gap=gap))
+    cc = box_crops(cell.image, [polygon_bbox(i.polygon) for i in cell.instances], out_size=out_size)
+    labels = np.array([class_index(i.label) for i in cell.instances], dtype=np.int16)
+    v = cc.valid
+    return f"synth-{seed}-{index}", np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v]
+
+
+def build_synth_crops(count: int, seed: int, *, out_size: tuple[int, int], workers: int = 1,
+                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                      cache_dir: str | Path | None = None) -> CropDataset:
+    """Crops of the chromosomes of ``count`` synthetic cells (see _synth_cell_crops), cached."""
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"synth-crops-{out_size[0]}x{out_size[1]}-{count}-{seed}-v{CROP_CODE_VERSION}.npz"
+        if path.is_file():
+            return CropDataset.load(path)
+    jobs = [(seed, k, tuple(out_size)) for k in range(count)]
+    data = _collect(jobs, _synth_cell_crops, workers, progress, cancel, "cropping synthetic chromosomes",
+                    Path(f"synthetic cells (seed {seed})"))
+    if path is not None:
+        _make_cache_dir(path.parent)
+        data.save(path)
+    return data
+
+
 def cache_path(cache_dir: str | Path, image_ids: Sequence[str], out_size: tuple[int, int]) -> Path:
     digest = hashlib.sha256("\n".join(image_ids).encode()).hexdigest()[:12]
     return Path(cache_dir) / f"chromosome-crops-{out_size[0]}x{out_size[1]}-v{CROP_CODE_VERSION}-{digest}.npz"

@@ -45,6 +45,7 @@ from karyostudio.training.classifier_data import (
     REJECT_LABEL,
     CropDataset,
     build_detector_crops,
+    build_synth_crops,
     concat_crops,
     labelme_crops,
     list_image_ids,
@@ -85,6 +86,8 @@ class ClassifierTrainConfig:
     detector_score_floor: float = 0.2
     init_from: str | None = None  # start from this classifier checkpoint's weights
     labelme_dirs: list[str] = field(default_factory=list)  # reviewed cells to learn from too (all for training)
+    synth_cells: int = 0  # synthetic cells whose chromosomes train too (classifier_data.build_synth_crops)
+    synth_seed: int = 7
 
 
 @dataclass
@@ -369,6 +372,11 @@ def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cance
                                         progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
         train = concat_crops(train, detected.select_cells(train_ids))
         detected_val = detected.select_cells(val_ids)
+    if config.synth_cells:
+        synthetic = build_synth_crops(config.synth_cells, config.synth_seed, out_size=config.out_size,
+                                      workers=config.workers, cache_dir=config.cache_dir, cancel=cancel,
+                                      progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
+        train = concat_crops(train, synthetic)
     if config.labelme_dirs:
         try:
             corrections = labelme_crops(config.labelme_dirs, out_size=config.out_size, cancel=cancel)

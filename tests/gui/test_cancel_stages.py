@@ -195,4 +195,6 @@ def test_quitting_during_a_run_exits_within_seconds(tmp_path):
                           timeout=50)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-2000:]
-    assert elapsed < 20, f"quitting took {elapsed:.1f} s"  # start-up included; the stuck run alone is 60 s
+    # Start-up included (Python, Qt and torch take up to 20 s on a busy 2-core machine); the stuck
+    # run alone is 60 s, so an exit that waited for it could not pass.
+    assert elapsed < 35, f"quitting took {elapsed:.1f} s"

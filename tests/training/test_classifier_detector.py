@@ -119,3 +119,17 @@ def test_detector_crops_in_two_processes_match_one(tmp_path):
     cached = build_detector_crops(tmp_path / "data", ids, detector, out_size=OUT, score_floor=0.0,
                                   cache_dir=tmp_path / "cache")
     assert np.array_equal(cached.crops, two.crops)
+
+
+def test_synthetic_crops_hold_every_chromosome_and_some_cells_have_chromatids_apart(tmp_path):
+    from karyostudio.training import classifier_data as cd
+
+    data = cd.build_synth_crops(4, 3, out_size=OUT, cache_dir=tmp_path)
+    assert data.image_ids == [f"synth-3-{k}" for k in range(4)]
+    per_cell = np.bincount(data.cell)
+    assert len(per_cell) == 4 and (per_cell >= 40).all()  # ~46 chromosomes a cell, a few too small to crop
+    assert data.labels.min() >= 0 and data.labels.max() < REJECT_LABEL  # chromosomes, with their classes
+    gaps = [np.random.default_rng([3, k, 1]).random() < 0.5 for k in range(20)]
+    assert any(gaps) and not all(gaps)  # about half the cells open their chromatids
+    again = cd.build_synth_crops(4, 3, out_size=OUT, cache_dir=tmp_path)  # from the cache
+    assert np.array_equal(again.crops, data.crops)
