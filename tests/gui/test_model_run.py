@@ -32,6 +32,8 @@ def test_run_result_is_one_undo_step(loaded, qtbot, fake_predictor):
     assert sorted(i.label for i in doc) == ["1", "X"]
     assert window.session.history.undo_text == "run model fake-slow"
     assert (fake_predictor.steps, fake_predictor.steps) in progress
+    qtbot.wait(50)  # the run's end (busy off) comes after its result
+    assert window.status.currentMessage() == "fake-slow: no metaphase found (2 objects)"
     assert len(window.scene.instance_items()) == 2 and window.instance_panel.model.rowCount() == 2
     assert window.act.run_model.isEnabled() and not window.models.runner.running
 
