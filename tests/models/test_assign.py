@@ -159,8 +159,8 @@ def test_flow_gives_the_slot_solution_and_its_max_marginals(n, extra_copy_cost, 
     lp = _random_log_probs(n, np.random.default_rng(n), crowd=crowd)
     config = AssignConfig(extra_copy_cost=extra_copy_cost, xy_log_prior=0.3)
     extra = 1 + max(0, n - 46)
-    hyp_s, totals_s, classes_s, conf_s = assign_module._assign_slots(lp, extra, config)
-    hyp_f, totals_f, classes_f, conf_f = assign_module._assign_flow(lp, extra, config)
+    hyp_s, totals_s, classes_s, conf_s = assign_module._assign_slots(-lp, extra, config)
+    hyp_f, totals_f, classes_f, conf_f = assign_module._assign_flow(-lp, extra, config)
     assert hyp_f == hyp_s
     assert np.array_equal(classes_f, classes_s)
     assert totals_f == pytest.approx(totals_s, abs=1e-8)
@@ -183,3 +183,84 @@ def test_thousands_of_objects_are_named_in_seconds():
         # Extra copies are spread over the classes (each costs more than the one before), not piled up.
         counts = np.bincount([class_index(lb) for lb in result.labels], minlength=24)
         assert counts.max() - counts.min() < n // 24 + 20
+
+
+# --- presence: the assignment decides which detections are chromosomes -----------------------------
+
+def test_presence_keeps_a_doubtful_detection_that_fills_an_empty_class_and_drops_a_third_copy():
+    """Two detections equally doubtful as objects: the one that would be the cell's only second 21
+    is kept, the one that would be a third chromosome 1 is dropped. No per-object threshold can
+    tell them apart; the assignment with presence does."""
+    names = [n for n in normal("XY") if n != "21"] + ["21"]  # one 21 found with confidence
+    lp = karyotype_log_probs(names, p_true=0.95)
+    pale_21 = karyotype_log_probs(["21"], p_true=0.8, seed=1)
+    half_of_1 = karyotype_log_probs(["1"], p_true=0.8, seed=2)
+    lp = np.vstack([lp, pale_21, half_of_1])
+    presence = np.r_[np.full(len(names), 0.98), 0.3, 0.3]
+    result = assign_karyotype(lp, presence=presence)
+    assert result.labels[len(names)] == "21"
+    assert result.labels[len(names) + 1] is None
+    assert np.isnan(result.confidence[len(names) + 1])
+    assert result.labels[:len(names)] == names
+    assert result.sex_hypothesis == "XY"
+    # Without the presence the third 1 is kept as a trisomy reading or forced somewhere.
+    assert assign_karyotype(lp).labels[len(names) + 1] is not None
+
+
+def test_presence_drops_junk_even_where_classes_are_empty():
+    """A debris field: nothing looks like a chromosome, so nothing is kept, however empty the cell."""
+    lp = karyotype_log_probs(["21", "Y", "22", "19"] * 5)
+    result = assign_karyotype(lp, presence=np.full(20, 1e-4))
+    assert all(label is None for label in result.labels)
+    assert result.sex_hypothesis is None
+
+
+def test_presence_shape_and_settings_are_checked():
+    with pytest.raises(ValueError, match="presence"):
+        assign_karyotype(np.zeros((3, 24)), presence=np.ones(2))
+    with pytest.raises(TypeError, match="presence_floor"):
+        AssignConfig(presence_floor=1.5)
+    with pytest.raises(TypeError, match="missing_copy_cost"):
+        AssignConfig(missing_copy_cost="6")
+
+
+def test_presence_probability_rises_with_the_detector_score_and_falls_with_reject():
+    from karyostudio.models.classic.assign import presence_probability
+
+    config = AssignConfig(score_weight=2.0, reject_weight=0.5, presence_bias=0.3)
+    p = presence_probability(np.array([0.1, 0.5, 0.9, 0.9]), np.array([0.1, 0.1, 0.1, 0.9]), config)
+    assert p[0] < p[1] < p[2] and p[3] < p[2]
+    # logit p = 2 logit(0.5) + 0.5 logit(0.9) + 0.3
+    assert p[1] == pytest.approx(1 / (1 + np.exp(-(0.5 * np.log(9) + 0.3))))
+
+
+@pytest.mark.parametrize("n, crowd", [(30, False), (50, True), (80, True), (120, False)])
+def test_flow_and_slots_agree_with_presence(n, crowd):
+    """The "no chromosome" reading and the fill bonus give the same optimum and max-marginals both ways."""
+    rng = np.random.default_rng(100 + n)
+    lp = _random_log_probs(n, rng, crowd=crowd)
+    presence = rng.uniform(0.02, 0.99, n)
+    config = AssignConfig(missing_copy_cost=2.5, extra_copy_cost=1.5)
+    cost, bonus = assign_module._costs(lp, presence, config)
+    extra = 1 + max(0, n - 46)
+    hyp_s, totals_s, classes_s, conf_s = assign_module._assign_slots(cost, extra, config, bonus)
+    hyp_f, totals_f, classes_f, conf_f = assign_module._assign_flow(cost, extra, config, bonus)
+    assert hyp_f == hyp_s
+    assert np.array_equal(classes_f, classes_s)
+    assert (classes_s == assign_module.NO_CHROMOSOME).any() and (classes_s != assign_module.NO_CHROMOSOME).any()
+    assert totals_f == pytest.approx(totals_s, abs=1e-8)
+    np.testing.assert_allclose(conf_f, conf_s, atol=1e-9)
+
+
+def test_only_a_metaphase_earns_the_fill_bonus():
+    """Five doubtful objects on their own (a field of debris or stray pieces) are dropped; the same
+    five beside 40 clear chromosomes fill the copies the cell lacks."""
+    doubtful_names = ["21", "22", "19", "20", "Y"]
+    doubtful = karyotype_log_probs(doubtful_names, p_true=0.8, seed=3)
+    alone = assign_karyotype(doubtful, presence=np.full(5, 0.3))
+    assert all(label is None for label in alone.labels)
+    clear_names = [n for n in normal("XY") if n not in doubtful_names]
+    lp = np.vstack([karyotype_log_probs(clear_names, p_true=0.95), doubtful])
+    presence = np.r_[np.full(len(clear_names), 0.98), np.full(5, 0.3)]
+    in_a_metaphase = assign_karyotype(lp, presence=presence)
+    assert in_a_metaphase.labels[len(clear_names):] == doubtful_names

@@ -16,6 +16,15 @@ Instances flagged as clusters (overlapping chromosomes not yet split, ``skip``) 
 and get label None: a cluster is not one chromosome, and letting it consume a slot would push
 a real chromosome out of its class.
 
+With ``presence`` (the probability that each object is one real chromosome, from the detector's
+score and the classifier's "no chromosome" output, see :func:`presence_probability`) the
+assignment also decides which objects are chromosomes at all: an object may take the "no
+chromosome" reading at cost -log(1 - p) instead of a class slot at -log p - log p(c), and every
+expected copy that is filled earns ``missing_copy_cost`` (an expected chromosome is rarely
+absent) when the cell is a metaphase at all (at least ``METAPHASE_AT_LEAST`` likely chromosomes). So a doubtful detection is kept where the cell lacks its class (a pale 21 when only one
+21 was found) and dropped where it would be a third copy (a second box on a chromosome 1), which
+no threshold on the object alone can do.
+
 Confidence of an assigned label is a max-marginal: with Δ = (best total cost when instance i is
 forbidden its label) - (best total cost), confidence = 1 / (1 + exp(-Δ)). It is the probability
 of the label under the two best competing whole-cell readings, so it drops when the cell's
@@ -38,6 +47,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
+from karyostudio.core.cell_count import NO_METAPHASE_BELOW
 from karyostudio.core.classes import AUTOSOMES, CLASS_NAMES, NUM_CLASSES, class_index
 from karyostudio.core.instance import Instance
 from karyostudio.models.base import is_cluster
@@ -55,6 +65,29 @@ EXACT_SLOTS_MAX = 64
 class AssignConfig:
     extra_copy_cost: float = 4.0  # -log prior odds of each copy beyond the expected number
     xy_log_prior: float = 0.0  # log P(XY) / P(XX), added in favour of XY
+    # With presence probabilities only (see the module docstring). An expected copy is absent
+    # about once in 800 in the annotated normal cells of Taichung's training patients (189 of
+    # 150,972), log odds 6.7: a missing chromosome is rare, so a doubtful detection that fills
+    # one is kept.
+    missing_copy_cost: float = 6.5
+    # presence_probability: logit p = score_weight * logit(detector score)
+    #                                 + reject_weight * logit(1 - "no chromosome") + presence_bias
+    # (a model's manifest carries the weights calibrated for its detector and classifier)
+    score_weight: float = 1.0
+    reject_weight: float = 1.0
+    presence_bias: float = 0.0
+    presence_floor: float = 0.05  # detections scoring less are not considered at all
+
+    def __post_init__(self) -> None:
+        for name in ("extra_copy_cost", "xy_log_prior", "missing_copy_cost", "score_weight", "reject_weight",
+                     "presence_bias", "presence_floor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise TypeError(f"assign setting {name} must be a finite number, got {value!r}")
+        if self.extra_copy_cost < 0 or self.missing_copy_cost < 0:
+            raise TypeError("assign settings extra_copy_cost and missing_copy_cost must not be negative")
+        if not 0.0 <= self.presence_floor < 1.0:
+            raise TypeError(f"assign setting presence_floor must lie in [0, 1), got {self.presence_floor}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +99,12 @@ class Assignment:
     row_probability: np.ndarray  # (N,) classifier probability of the label; nan where label is None
     sex_hypothesis: str | None  # "XX" or "XY"; None when no instance was assigned
     hypothesis_scores: dict[str, float] = field(default_factory=dict)  # total log-score, prior included
+
+    def subset(self, rows: Sequence[int]) -> "Assignment":
+        """The same assignment for the given rows only (e.g. the instances kept as chromosomes)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Assignment([self.labels[r] for r in rows], self.confidence[rows], self.row_probability[rows],
+                          self.sex_hypothesis, dict(self.hypothesis_scores))
 
 
 def _slot_classes(expected: dict[str, int], extra_per_class: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +118,23 @@ def _slot_classes(expected: dict[str, int], extra_per_class: int) -> tuple[np.nd
             classes.append(class_index(name))
             penalties.append(float(k))
     return np.array(classes, dtype=np.int64), np.array(penalties, dtype=np.float64)
+
+
+_PRESENCE_CLIP = 1e-4
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def presence_probability(detector_score: np.ndarray, reject: np.ndarray,
+                         config: AssignConfig = AssignConfig()) -> np.ndarray:
+    """(N,) probability that each detection is one real chromosome, from the detector's score and
+    the classifier's "no chromosome" probability (a logistic combination, weights in ``config``)."""
+    z = (config.score_weight * _logit(detector_score) + config.reject_weight * _logit(1.0 - np.asarray(reject))
+         + config.presence_bias)
+    return np.clip(1.0 / (1.0 + np.exp(-z)), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
 
 
 def _prior(hypothesis: str, config: AssignConfig) -> float:
@@ -98,11 +154,13 @@ def _solve(cost: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
-                     config: AssignConfig = AssignConfig()) -> Assignment:
+                     presence: np.ndarray | None = None, config: AssignConfig = AssignConfig()) -> Assignment:
     """Assign classes to the N instances of one cell from their (N, 24) log-probabilities.
 
     Rows are renormalised (logsumexp), so logits work too. ``skip`` (N,) bool marks instances
-    (clusters) that take no slot and get label None.
+    (clusters) that take no slot and get label None. ``presence`` (N,) gives each instance's
+    probability of being a chromosome at all; the assignment then also drops instances (label
+    None), see the module docstring.
     """
     lp = np.asarray(log_probs, dtype=np.float64)
     if lp.ndim != 2 or lp.shape[1] != NUM_CLASSES:
@@ -111,6 +169,10 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     skip = np.zeros(n, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
     if skip.shape != (n,):
         raise ValueError(f"skip must have shape ({n},), got {skip.shape}")
+    if presence is not None:
+        presence = np.asarray(presence, dtype=np.float64)
+        if presence.shape != (n,):
+            raise ValueError(f"presence must have shape ({n},), got {presence.shape}")
     labels: list[str | None] = [None] * n
     confidence = np.full(n, np.nan)
     row_prob = np.full(n, np.nan)
@@ -121,37 +183,71 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     lp = np.maximum(lp - logsumexp(lp, axis=1, keepdims=True), _MIN_LOG_PROB)
     # Enough extra slots that every instance fits even in a cell with many more than 46.
     extra_per_class = 1 + max(0, len(rows) - 46)
+    cost, fill_bonus = _costs(lp, None if presence is None else presence[rows], config)
 
     if len(rows) <= EXACT_SLOTS_MAX:
-        best_hyp, results, chosen, confidence_rows = _assign_slots(lp, extra_per_class, config)
+        best_hyp, results, chosen, confidence_rows = _assign_slots(cost, extra_per_class, config, fill_bonus)
     else:
-        best_hyp, results, chosen, confidence_rows = _assign_flow(lp, extra_per_class, config)
+        best_hyp, results, chosen, confidence_rows = _assign_flow(cost, extra_per_class, config, fill_bonus)
     for k, r in enumerate(rows):
         c = int(chosen[k])
+        if c == NO_CHROMOSOME:
+            continue
         labels[r] = CLASS_NAMES[c]
         row_prob[r] = float(np.exp(lp[k, c]))
         confidence[r] = confidence_rows[k]
     scores = {h: -results[h] for h in results}
+    if all(label is None for label in labels):
+        best_hyp = None  # everything was taken for no chromosome: no sex to decide
     return Assignment(labels, confidence, row_prob, best_hyp, scores)
 
 
-def _assign_slots(lp: np.ndarray, extra_per_class: int, config: AssignConfig):
-    """(best hypothesis, total cost per hypothesis, class per row, confidence per row) by slot matrices."""
+NO_CHROMOSOME = NUM_CLASSES  # the column of the "no chromosome" reading, with presence only
+METAPHASE_AT_LEAST = NO_METAPHASE_BELOW  # likely chromosomes (presence >= 0.5) that make a metaphase
+
+
+def _costs(lp: np.ndarray, presence: np.ndarray | None, config: AssignConfig) -> tuple[np.ndarray, float]:
+    """(N, 24) or, with presence, (N, 25) costs of each reading of each row, and the fill bonus."""
+    if presence is None:
+        return -lp, 0.0
+    p = np.clip(np.nan_to_num(presence, nan=0.5), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
+    keep = -lp - np.log(p)[:, None]
+    # The 46 expected copies are a metaphase's: a field with fewer likely chromosomes than a
+    # metaphase could have (debris, nuclei, a few stray chromosomes) earns nothing for filling
+    # them, so each of its objects is kept on its own evidence alone.
+    metaphase = int(np.count_nonzero(p >= 0.5)) >= METAPHASE_AT_LEAST
+    bonus = float(config.missing_copy_cost) if metaphase else 0.0
+    return np.concatenate([keep, -np.log1p(-p)[:, None]], axis=1), bonus
+
+
+def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0):
+    """(best hypothesis, total cost per hypothesis, class per row, confidence per row) by slot matrices.
+
+    ``cost`` is (N, 24), or (N, 25) with the "no chromosome" column, which gets one slot per row.
+    """
+    n = len(cost)
     costs: dict[str, np.ndarray] = {}
     results: dict[str, tuple[float, np.ndarray]] = {}
     slot_class: dict[str, np.ndarray] = {}
     for hyp, expected in SEX_HYPOTHESES.items():
         classes, penalties = _slot_classes(expected, extra_per_class)
-        costs[hyp] = -lp[:, classes] + config.extra_copy_cost * penalties[None, :]
+        # Expected slots (penalty 0) earn the fill bonus; extra ones pay their penalty.
+        added = np.where(penalties == 0, -fill_bonus, config.extra_copy_cost * penalties)
+        if cost.shape[1] > NUM_CLASSES:
+            classes = np.concatenate([classes, np.full(n, NO_CHROMOSOME)])
+            added = np.concatenate([added, np.zeros(n)])
+        costs[hyp] = cost[:, classes] + added[None, :]
         total, cols = _solve(costs[hyp])
         results[hyp] = (total + _prior(hyp, config), cols)
         slot_class[hyp] = classes
     best_hyp = min(results, key=lambda h: results[h][0])
     best_total, best_cols = results[best_hyp]
     chosen = slot_class[best_hyp][best_cols]
-    confidence = np.empty(len(lp))
-    for k in range(len(lp)):
+    confidence = np.full(n, np.nan)
+    for k in range(n):
         c = int(chosen[k])
+        if c == NO_CHROMOSOME:
+            continue
         alternative = min(_solve(_forbid(costs[h], k, slot_class[h] == c))[0] + _prior(h, config)
                           for h in costs)
         confidence[k] = float(1.0 / (1.0 + np.exp(best_total - alternative)))  # alternative >= best
@@ -162,22 +258,29 @@ def _expected_counts(expected: dict[str, int]) -> np.ndarray:
     return np.array([expected.get(name, 2 if name in AUTOSOMES else 0) for name in CLASS_NAMES], dtype=np.int64)
 
 
-def _assign_flow(lp: np.ndarray, extra_per_class: int, config: AssignConfig):
+def _assign_flow(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0):
     """Like _assign_slots, by the min-cost flow of assign_flow (same optimum, same max-marginals)."""
+    n = len(cost)
     solutions, totals = {}, {}
     for hyp, expected in SEX_HYPOTHESES.items():
         counts = _expected_counts(expected)
-        solutions[hyp] = solve_flow(-lp, counts, counts + extra_per_class, config.extra_copy_cost)
+        capacity = counts + extra_per_class
+        extra_cost = np.full(NUM_CLASSES, config.extra_copy_cost)
+        if cost.shape[1] > NUM_CLASSES:  # "no chromosome": nothing expected, free, room for all
+            counts, capacity = np.append(counts, 0), np.append(capacity, n)
+            extra_cost = np.append(extra_cost, 0.0)
+        solutions[hyp] = solve_flow(cost, counts, capacity, extra_cost, fill_bonus)
         totals[hyp] = solutions[hyp].total + _prior(hyp, config)
     best_hyp = min(totals, key=totals.get)
     chosen = solutions[best_hyp].classes
-    alternative = np.full(len(lp), np.inf)
+    alternative = np.full(n, np.inf)
     for hyp, solution in solutions.items():
         # Where this hypothesis already gives the row another class, forbidding the chosen one costs nothing.
         same = solution.classes == chosen
         alternative = np.minimum(alternative, totals[hyp] + np.where(same, solution.forbid_delta, 0.0))
     with np.errstate(over="ignore"):
         confidence = 1.0 / (1.0 + np.exp(totals[best_hyp] - alternative))
+    confidence[chosen == NO_CHROMOSOME] = np.nan
     return best_hyp, totals, chosen, confidence
 
 

@@ -31,9 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from karyostudio.core.classes import NUM_CLASSES
-
-_SINK = NUM_CLASSES
 _EPS = 1e-9  # improvements smaller than this are float noise (keeps paths simple)
 
 
@@ -42,23 +39,32 @@ class FlowSolution:
     """An optimal assignment of one hypothesis and what forbidding each object its class costs."""
 
     classes: np.ndarray  # (N,) class index of each object
-    total: float  # total cost (-sum of log-probabilities + extra-copy penalties), prior excluded
+    total: float  # total cost (-sum of log-probabilities + extra-copy penalties - fill bonuses), prior excluded
     forbid_delta: np.ndarray  # (N,) added cost of the best assignment with object i out of classes[i]
 
 
-def _marginal(expected: np.ndarray, capacity: np.ndarray, extra_cost: float, units: np.ndarray) -> np.ndarray:
-    """Cost of the ``units``-th unit of every class (inf beyond capacity, 0 for unit 0)."""
+def _marginal(expected: np.ndarray, capacity: np.ndarray, extra_cost, units: np.ndarray,
+              fill_bonus: float = 0.0) -> np.ndarray:
+    """Cost of the ``units``-th unit of every class (inf beyond capacity): ``-fill_bonus`` for an
+    expected copy, ``j * extra_cost`` for the j-th extra one. Never decreasing in ``units``, which
+    is what lets one class node stand for all its slots."""
     extra = np.maximum(units - expected, 0).astype(np.float64) * extra_cost
-    return np.where(units > capacity, np.inf, extra)
+    cost = np.where(units <= expected, -float(fill_bonus), extra)
+    return np.where(units > capacity, np.inf, cost)
 
 
-def solve_flow(cost: np.ndarray, expected: np.ndarray, capacity: np.ndarray, extra_cost: float) -> FlowSolution:
-    """Optimal assignment of N objects to 24 classes for ``cost`` (N, 24) = -log-probabilities.
+def solve_flow(cost: np.ndarray, expected: np.ndarray, capacity: np.ndarray, extra_cost,
+               fill_bonus: float = 0.0) -> FlowSolution:
+    """Optimal assignment of N objects to K classes for ``cost`` (N, K) = -log-probabilities.
 
-    ``expected`` (24,) copies of each class are free, the j-th copy beyond them costs
-    ``j * extra_cost``, and a class takes at most ``capacity`` (24,) objects (sum >= N).
+    ``expected`` (K,) copies of each class each earn ``fill_bonus``, the j-th copy beyond them
+    costs ``j * extra_cost`` (a number, or one per class), and a class takes at most
+    ``capacity`` (K,) objects (sum >= N). A "no chromosome" class is one with nothing expected,
+    no extra cost and room for every object.
     """
     n, k = cost.shape
+    sink = k
+    extra_cost = np.broadcast_to(np.asarray(extra_cost, dtype=np.float64), (k,))
     if int(capacity.sum()) < n:
         raise ValueError(f"{n} objects but room for only {int(capacity.sum())}")
     gain = -cost  # log-probabilities
@@ -79,8 +85,8 @@ def solve_flow(cost: np.ndarray, expected: np.ndarray, capacity: np.ndarray, ext
         move[a, a], mover[a, a] = np.inf, -1
 
     for i in range(n):
-        add = _marginal(expected, capacity, extra_cost, count + 1)
-        dist, succ = add.copy(), np.full(k, _SINK, dtype=np.int64)
+        add = _marginal(expected, capacity, extra_cost, count + 1, fill_bonus)
+        dist, succ = add.copy(), np.full(k, sink, dtype=np.int64)
         for _ in range(k + 1):  # Bellman-Ford to the sink over the class graph
             through = move + dist[None, :]
             nxt = np.argmin(through, axis=1)
@@ -95,7 +101,7 @@ def solve_flow(cost: np.ndarray, expected: np.ndarray, capacity: np.ndarray, ext
         node = first
         for _ in range(k):  # follow the path: each class on it hands one member on
             nxt = int(succ[node])
-            if nxt == _SINK:
+            if nxt == sink:
                 break
             j = int(mover[node, nxt])
             classes[j] = nxt
@@ -107,19 +113,23 @@ def solve_flow(cost: np.ndarray, expected: np.ndarray, capacity: np.ndarray, ext
 
     count = np.bincount(classes, minlength=k)
     extra = np.maximum(count - expected, 0)
-    total = float(cost[np.arange(n), classes].sum()) + extra_cost * float((extra * (extra + 1) // 2).sum())
-    return FlowSolution(classes, total, _forbid_deltas(gain, classes, count, move, expected, capacity, extra_cost))
+    total = (float(cost[np.arange(n), classes].sum()) + float((extra_cost * (extra * (extra + 1) // 2)).sum())
+             - fill_bonus * float(np.minimum(count, expected).sum()))
+    return FlowSolution(classes, total, _forbid_deltas(gain, classes, count, move, expected, capacity, extra_cost,
+                                                       fill_bonus))
 
 
 def _forbid_deltas(gain: np.ndarray, classes: np.ndarray, count: np.ndarray, move: np.ndarray,
-                   expected: np.ndarray, capacity: np.ndarray, extra_cost: float) -> np.ndarray:
+                   expected: np.ndarray, capacity: np.ndarray, extra_cost: np.ndarray,
+                   fill_bonus: float) -> np.ndarray:
     """For each object, the extra cost of the best assignment that keeps it out of its class."""
     k = len(count)
+    sink = k
     graph = np.full((k + 1, k + 1), np.inf)
     graph[:k, :k] = move
-    graph[:k, _SINK] = _marginal(expected, capacity, extra_cost, count + 1)
-    last = _marginal(expected, capacity, extra_cost, count)
-    graph[_SINK, :k] = np.where(count > 0, -last, np.inf)
+    graph[:k, sink] = _marginal(expected, capacity, extra_cost, count + 1, fill_bonus)
+    last = _marginal(expected, capacity, extra_cost, count, fill_bonus)
+    graph[sink, :k] = np.where(count > 0, -last, np.inf)
     np.fill_diagonal(graph, 0.0)
     for via in range(k + 1):  # Floyd-Warshall (no negative cycles: the assignment is optimal)
         graph = np.minimum(graph, graph[:, via:via + 1] + graph[via:via + 1, :])

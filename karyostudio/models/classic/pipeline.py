@@ -7,6 +7,11 @@
    features included) and gives 24-class log-probabilities;
 3. assign_karyotype names all chromosomes of the cell together (two per autosome, XX or XY,
    extra copies only when the evidence is strong), so one cell does not get three "1" and no "2".
+   With a detector it also decides which detections are chromosomes at all: every detection
+   down to a low score floor comes with its presence probability (detector score and the
+   classifier's "no chromosome" output, calibrated), and the assignment keeps a doubtful one
+   where the cell lacks its class and drops it where it would be an extra copy. One threshold per
+   object cannot do this; it missed pale 21s and kept second boxes on chromosome 1.
 
 Clusters are left unnamed (label None, score None): they hold several chromosomes, so neither a
 class nor a confidence would mean anything, and they take no slot in the assignment. They keep
@@ -29,7 +34,7 @@ from karyostudio.core.classes import CLASS_NAMES
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
 from karyostudio.models.base import is_cluster, prediction_karyotype
-from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_karyotype
+from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_karyotype, presence_probability
 from karyostudio.models.classic.classifier import CheckpointError, ChromosomeClassifier
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
 from karyostudio.models.manifest import Manifest, ManifestError, WeightsChecksumError, WeightsMissingError, sha256_file
@@ -39,7 +44,6 @@ DEFAULT_DESCRIPTION = "CPU pipeline: chromosome finding, crop classifier, joint 
 TOP_K = 3
 DETECTION_SCORE = "detection_score"  # the detector's confidence that an outline is a chromosome
 BOX = "box"  # a detection's box (models/centernet/outlines.py BOX_ATTRIBUTE)
-REJECT_ABOVE = 0.5  # detections the classifier calls "no chromosome" with more confidence are dropped
 # Progress is reported in percent; segmentation is the slow part.
 _SEGMENT_SHARE, _CLASSIFY_SHARE = 60, 30
 
@@ -81,18 +85,24 @@ class ClassicPipeline:
         check(cancel)
         report(progress, _SEGMENT_SHARE, 100, f"classifying {len(segments)} objects")
         singles = [s for s in segments if not is_cluster(s)]
+        presence = None
         if self.detector is None:
             log_probs = self.classifier.classify_cell(image, [s.polygon for s in singles])
         else:
-            # Detections are read from their boxes, as the classifier's training crops were; those
-            # it takes for no chromosome (debris, nuclei, a second box on one chromosome) go.
+            # Detections are read from their boxes, as the classifier's training crops were.
             log_probs, reject = self.classifier.read_boxes(image, [s.attributes[BOX] for s in singles])
-            keep = reject < REJECT_ABOVE
-            segments = [s for s, k in zip(singles, keep) if k]
-            singles, log_probs = segments, log_probs[keep]
+            presence = presence_probability(np.array([s.attributes[DETECTION_SCORE] for s in singles]), reject,
+                                            self.assign_config)
         check(cancel)
         report(progress, _SEGMENT_SHARE + _CLASSIFY_SHARE, 100, "assigning classes")
-        assignment = assign_karyotype(log_probs, config=self.assign_config)
+        assignment = assign_karyotype(log_probs, presence=presence, config=self.assign_config)
+        if presence is not None:
+            # Detections the assignment took for no chromosome (debris, nuclei, a second box on one
+            # chromosome) go.
+            keep = [label is not None for label in assignment.labels]
+            segments = [s for s, k in zip(singles, keep) if k]
+            log_probs = log_probs[np.array(keep, dtype=bool)]
+            assignment = assignment.subset(np.flatnonzero(keep))
         instances = postprocess(segments, log_probs, assignment, source=self.name)
         report(progress, 100, 100, "done")
         return CellPrediction(instances, prediction_karyotype(instances), assignment.sex_hypothesis)
@@ -105,7 +115,8 @@ class ClassicPipeline:
         from karyostudio.models.centernet.outlines import edge_width, instances_from_detections
 
         report(progress, 0, 2, "detecting chromosomes")
-        result = self.detector.detect(image, cancel)
+        # Down to the assignment's floor: it decides which of the doubtful ones are chromosomes.
+        result = self.detector.detect(image, cancel, score_floor=self.assign_config.presence_floor)
         report(progress, 1, 2, f"tracing {len(result.detections)} outlines")
         instances = instances_from_detections(image, result.detections, source=self.name,
                                               edge_px=edge_width(result.scale), cancel=cancel)

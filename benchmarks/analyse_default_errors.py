@@ -1,0 +1,224 @@
+"""Break the default model's errors down by kind, from the raw parts of dump_default_parts.py.
+
+For a decision rule (which detections are kept, how the cell is named) this reports, on the
+cells of the dump:
+  - missed chromosomes by cause: no detection near it at all, detected below the kept score,
+    dropped as "no chromosome", or kept but its outline does not match it at box IoU 0.5;
+  - extra outlines by kind: a second box on an annotated chromosome (a half or a duplicate), or
+    nothing annotated there (debris, a nucleus, background);
+  - exact count and karyotype on normal cells, the sex decision and its errors (XY called XX
+    with the Y not found / found but named otherwise; XX called XY);
+  - misnamed matched chromosomes, the commonest confusions.
+
+The rules compared are the shipped one (detector score >= 0.2, "no chromosome" below 0.5, then
+the joint assignment) and the assignment that decides keep-or-drop itself (AssignConfig with
+``decide_presence``). ``--half A|B`` restricts to one half of the validation patients, so a
+setting chosen on one half is checked on the other.
+
+``--fit-presence`` calibrates the presence weights (AssignConfig score_weight, reject_weight,
+presence_bias: a logistic regression of "this detection is a distinct annotated chromosome",
+box IoU >= 0.5 one-to-one in score order) by two-fold cross-fitting over the patient halves: each
+half is scored with the weights fit on the other, and the mean of the two fits is printed for a
+model's manifest.
+
+Usage:
+  python benchmarks/analyse_default_errors.py parts.npz [--half A|B] [--fit-presence] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from karyostudio.core.classes import CLASS_NAMES
+from karyostudio.core.karyotype import karyotype_string
+from karyostudio.metrics.ap import coco_box_iou
+from karyostudio.metrics.matching import greedy_match, score_order
+from karyostudio.models.registry import DEFAULT_MODEL
+from scipy.optimize import minimize
+
+from karyostudio.models.classic.assign import AssignConfig, _logit, assign_karyotype, presence_probability
+
+SHIPPED_SCORE, SHIPPED_REJECT = 0.2, 0.5  # the per-object rule used before the presence assignment
+
+
+def manifest_assign_config(model: str) -> AssignConfig:
+    """The AssignConfig a model's manifest gives its pipeline (extra.assign)."""
+    from karyostudio.models.registry import _locate
+
+    manifest, _ = _locate(model)
+    return AssignConfig(**((manifest.extra or {}).get("assign", {}) if manifest else {}))
+
+
+def load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def patient_half(cell_id: str) -> str:
+    """A or B: the validation patients halved by a hash of the patient id (id without its last digit)."""
+    return "A" if sum(map(ord, cell_id[:-1])) % 2 == 0 else "B"
+
+
+def decide(parts: dict, cell: int, rule: str, config: AssignConfig) -> tuple[np.ndarray, list[str]]:
+    """(indices of the kept detections of one cell, their labels) under a rule."""
+    rows = np.flatnonzero(parts["cell"] == cell)
+    score, reject, lp = parts["det_score"][rows], parts["reject"][rows], parts["log_probs"][rows]
+    if rule == "shipped":
+        keep = (score >= SHIPPED_SCORE) & (reject < SHIPPED_REJECT)
+        kept = rows[keep]
+        assignment = assign_karyotype(lp[keep], config=config)
+        return kept, list(assignment.labels), assignment.sex_hypothesis
+    candidates = score >= config.presence_floor
+    presence = presence_probability(score[candidates], reject[candidates], config)
+    assignment = assign_karyotype(lp[candidates], presence=presence, config=config)
+    labels = np.array(assignment.labels, dtype=object)
+    keep = np.array([label is not None for label in labels], dtype=bool)
+    return rows[candidates][keep], list(labels[keep]), assignment.sex_hypothesis
+
+
+def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> dict:
+    causes, extras, confusions = Counter(), Counter(), Counter()
+    sex_errors = Counter()
+    count_ok = karyotype_ok = normal_n = sex_ok = 0
+    matched = correct = n_gt = n_pred = 0
+    count_errors = []
+    other_n = other_count_ok = other_karyotype_ok = 0
+    for cell in cells:
+        gt_rows = np.flatnonzero(parts["gt_cell"] == cell)
+        gt_box, gt_class = parts["gt_box"][gt_rows], parts["gt_class"][gt_rows]
+        kept, labels, sex = decide(parts, cell, rule, config)
+        all_rows = np.flatnonzero(parts["cell"] == cell)
+        n_gt, n_pred = n_gt + len(gt_rows), n_pred + len(kept)
+        # match kept outlines to the annotation, in score order, as the benchmark does
+        order = score_order(parts["det_score"][kept])
+        kept, labels = kept[order], [labels[k] for k in order]
+        iou = coco_box_iou(parts["outline_box"][kept], gt_box) if len(kept) else np.zeros((0, len(gt_rows)))
+        match = greedy_match(iou, 0.5)
+        found = set(int(g) for g in match if g >= 0)
+        for d, g in enumerate(match):
+            if g >= 0:
+                matched += 1
+                truth = CLASS_NAMES[gt_class[g]]
+                correct += labels[d] == truth
+                if labels[d] != truth:
+                    confusions[(truth, labels[d])] += 1
+            else:
+                overlap = iou[d].max() if iou.shape[1] else 0.0
+                extras["second box on a chromosome" if overlap >= 0.1 else "nothing annotated there"] += 1
+        # causes of the misses, from every detection of the cell down to the dump's floor
+        det_iou = coco_box_iou(parts["outline_box"][all_rows], gt_box) if len(all_rows) else np.zeros((0, len(gt_rows)))
+        kept_set = set(int(k) for k in kept)
+        for g in range(len(gt_rows)):
+            if g in found:
+                continue
+            near = np.flatnonzero(det_iou[:, g] >= 0.5) if len(all_rows) else []
+            if len(near) == 0:
+                causes["no detection matches it"] += 1
+            elif any(int(all_rows[k]) in kept_set for k in near):
+                causes["kept, but taken by another match"] += 1
+            elif parts["det_score"][all_rows[near]].max() < SHIPPED_SCORE:
+                causes["detected below score 0.2"] += 1
+            else:
+                causes["dropped as no chromosome / by the assignment"] += 1
+        truth_sex = "XY" if CLASS_NAMES.index("Y") in gt_class else "XX"
+        sex_ok += sex == truth_sex
+        if sex != truth_sex:
+            if truth_sex == "XY":
+                y_rows = gt_rows[gt_class == CLASS_NAMES.index("Y")]
+                y_found = any(g in found and labels[list(match).index(g)] != "Y"
+                              for g in np.flatnonzero(gt_class == CLASS_NAMES.index("Y")))
+                sex_errors["XY called XX, Y found but named otherwise" if y_found else
+                           "XY called XX, Y not found"] += 1 if len(y_rows) else 0
+            else:
+                sex_errors["XX called XY"] += 1
+        truth_karyotype = karyotype_string(CLASS_NAMES[c] for c in gt_class)
+        if not parts["cell_normal"][cell]:
+            other_n += 1
+            other_count_ok += len(kept) == len(gt_rows)
+            other_karyotype_ok += karyotype_string(labels) == truth_karyotype
+        else:
+            normal_n += 1
+            count_ok += len(kept) == len(gt_rows)
+            count_errors.append(len(kept) - len(gt_rows))
+            karyotype_ok += karyotype_string(labels) == truth_karyotype
+    errors = np.array(count_errors)
+    return {
+        "rule": rule, "cells": len(cells), "normal_cells": normal_n,
+        "exact_count_normal": count_ok / max(normal_n, 1),
+        "karyotype_exact_normal": karyotype_ok / max(normal_n, 1),
+        "sex_decision_correct": sex_ok / max(len(cells), 1),
+        "other_cells": {"cells": other_n, "exact_count": other_count_ok, "karyotype_exact": other_karyotype_ok},
+        "recall": matched / max(n_gt, 1), "precision": matched / max(n_pred, 1),
+        "classification_matched": correct / max(matched, 1),
+        "count_error_normal": {"mean": float(errors.mean()) if len(errors) else 0.0,
+                               "under": int((errors < 0).sum()), "over": int((errors > 0).sum())},
+        "missed_by_cause": dict(causes), "extras_by_kind": dict(extras), "sex_errors": dict(sex_errors),
+        "top_confusions": [[t, p, n] for (t, p), n in confusions.most_common(12)],
+    }
+
+
+def _xywh(boxes: np.ndarray) -> np.ndarray:
+    return np.c_[boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]]
+
+
+def fit_presence(parts: dict, cells: list[int], floor: float) -> np.ndarray:
+    """(score_weight, reject_weight, presence_bias) by logistic regression on the cells' detections."""
+    features, targets = [], []
+    for cell in cells:
+        rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= floor))
+        rows = rows[score_order(parts["det_score"][rows])]
+        gt = parts["gt_box"][parts["gt_cell"] == cell]
+        match = greedy_match(coco_box_iou(_xywh(parts["det_box"][rows]), gt), 0.5) if len(rows) else np.zeros(0)
+        features.append(np.c_[_logit(parts["det_score"][rows]), _logit(1.0 - parts["reject"][rows]), np.ones(len(rows))])
+        targets.append(np.asarray(match) >= 0)
+    x, y = np.concatenate(features), np.concatenate(targets).astype(np.float64)
+
+    def loss(w: np.ndarray) -> float:
+        z = x @ w
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    return minimize(loss, np.array([1.0, 1.0, 0.0]), method="BFGS").x
+
+
+def with_weights(config: AssignConfig, weights: np.ndarray) -> AssignConfig:
+    return replace(config, score_weight=round(float(weights[0]), 2), reject_weight=round(float(weights[1]), 2),
+                   presence_bias=round(float(weights[2]), 2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", type=Path)
+    parser.add_argument("--half", choices=["A", "B"], default=None)
+    parser.add_argument("--fit-presence", action="store_true")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="whose manifest's assign settings to use")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    parts = load(args.parts)
+    cells = [k for k, c in enumerate(parts["cell_ids"]) if args.half is None or patient_half(str(c)) == args.half]
+    config = manifest_assign_config(args.model)
+    results = [analyse(parts, "shipped", AssignConfig(), cells), analyse(parts, "presence", config, cells)]
+    if args.fit_presence:
+        halves = {h: [k for k in cells if patient_half(str(parts["cell_ids"][k])) == h] for h in "AB"}
+        fits = {h: fit_presence(parts, halves[h], config.presence_floor) for h in "AB"}
+        print(f"presence weights fit on half A {np.round(fits['A'], 3)}, on half B {np.round(fits['B'], 3)}, "
+              f"mean {np.round((fits['A'] + fits['B']) / 2, 3)}")
+        for scored, fitted in (("A", "B"), ("B", "A")):
+            result = analyse(parts, "presence", with_weights(config, fits[fitted]), halves[scored])
+            result["rule"] = f"presence, half {scored} with the weights fit on half {fitted}"
+            results.append(result)
+    for result in results:
+        print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
