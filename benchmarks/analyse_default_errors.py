@@ -11,8 +11,8 @@ cells of the dump:
   - misnamed matched chromosomes, the commonest confusions.
 
 The rules compared are the shipped one (detector score >= 0.2, "no chromosome" below 0.5, then
-the joint assignment) and the assignment that decides keep-or-drop itself (AssignConfig with
-``decide_presence``). ``--half A|B`` restricts to one half of the validation patients, so a
+the joint assignment) and the assignment that decides keep-or-drop itself (the presence of
+each detection passed to ``assign_karyotype``). ``--half A|B`` restricts to one half of the validation patients, so a
 setting chosen on one half is checked on the other.
 
 ``--fit-presence`` calibrates the presence weights (AssignConfig score_weight, reject_weight,

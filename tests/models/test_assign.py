@@ -245,7 +245,8 @@ def test_flow_and_slots_agree_with_presence(n, crowd):
     extra = 1 + max(0, n - 46)
     hyp_s, totals_s, classes_s, conf_s = assign_module._assign_slots(cost, extra, config, bonus)
     hyp_f, totals_f, classes_f, conf_f = assign_module._assign_flow(cost, extra, config, bonus)
-    assert hyp_f == hyp_s
+    if abs(totals_s["XX"] - totals_s["XY"]) > 1e-9:  # an exact tie may go either way
+        assert hyp_f == hyp_s
     assert np.array_equal(classes_f, classes_s)
     assert (classes_s == assign_module.NO_CHROMOSOME).any() and (classes_s != assign_module.NO_CHROMOSOME).any()
     assert totals_f == pytest.approx(totals_s, abs=1e-8)
@@ -264,3 +265,25 @@ def test_only_a_metaphase_earns_the_fill_bonus():
     presence = np.r_[np.full(len(clear_names), 0.98), np.full(5, 0.3)]
     in_a_metaphase = assign_karyotype(lp, presence=presence)
     assert in_a_metaphase.labels[len(clear_names):] == doubtful_names
+
+
+def test_a_field_of_several_metaphases_keeps_every_likely_chromosome():
+    """Two metaphases side by side (92 likely chromosomes) are not one cell with 46 surplus copies:
+    every likely chromosome is kept and named, doubtful objects are still settled one by one."""
+    two_cells = normal("XY") + normal("XX")
+    lp = np.vstack([karyotype_log_probs(two_cells, p_true=0.9), karyotype_log_probs(["1", "2"], seed=5)])
+    presence = np.r_[np.full(len(two_cells), 0.8), 0.1, 0.1]
+    result = assign_karyotype(lp, presence=presence)
+    assert result.labels[:len(two_cells)] == two_cells
+    assert result.labels[len(two_cells):] == [None, None]
+
+
+def test_one_metaphase_still_drops_a_likely_surplus_copy():
+    """Within one metaphase a likely-looking third chromosome 1 (a second box on a chromosome) is
+    dropped unless the classifier and detector are sure enough to pay for a trisomy."""
+    names = normal("XY")
+    lp = np.vstack([karyotype_log_probs(names, p_true=0.95), karyotype_log_probs(["1"], p_true=0.8, seed=2)])
+    surplus = assign_karyotype(lp, presence=np.r_[np.full(len(names), 0.98), 0.7])
+    assert surplus.labels[len(names)] is None
+    sure = assign_karyotype(lp, presence=np.r_[np.full(len(names), 0.98), 0.9999])
+    assert sure.labels[len(names)] == "1"

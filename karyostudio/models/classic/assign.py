@@ -203,7 +203,11 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
 
 
 NO_CHROMOSOME = NUM_CLASSES  # the column of the "no chromosome" reading, with presence only
-METAPHASE_AT_LEAST = NO_METAPHASE_BELOW  # likely chromosomes (presence >= 0.5) that make a metaphase
+LIKELY_CHROMOSOME = 0.5  # presence from which an object counts as a likely chromosome
+METAPHASE_AT_LEAST = NO_METAPHASE_BELOW  # likely chromosomes that make a metaphase
+# More likely chromosomes than this is not one diploid metaphase with a few doubtful extras
+# (validation cells have at most 52): several metaphases, a polyploid cell, a crowded field.
+ONE_METAPHASE_AT_MOST = 69
 
 
 def _costs(lp: np.ndarray, presence: np.ndarray | None, config: AssignConfig) -> tuple[np.ndarray, float]:
@@ -212,12 +216,18 @@ def _costs(lp: np.ndarray, presence: np.ndarray | None, config: AssignConfig) ->
         return -lp, 0.0
     p = np.clip(np.nan_to_num(presence, nan=0.5), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
     keep = -lp - np.log(p)[:, None]
+    likely = p >= LIKELY_CHROMOSOME
+    n_likely = int(np.count_nonzero(likely))
     # The 46 expected copies are a metaphase's: a field with fewer likely chromosomes than a
     # metaphase could have (debris, nuclei, a few stray chromosomes) earns nothing for filling
     # them, so each of its objects is kept on its own evidence alone.
-    metaphase = int(np.count_nonzero(p >= 0.5)) >= METAPHASE_AT_LEAST
-    bonus = float(config.missing_copy_cost) if metaphase else 0.0
-    return np.concatenate([keep, -np.log1p(-p)[:, None]], axis=1), bonus
+    bonus = float(config.missing_copy_cost) if n_likely >= METAPHASE_AT_LEAST else 0.0
+    drop = -np.log1p(-p)
+    if n_likely > ONE_METAPHASE_AT_MOST:
+        # The one-metaphase prior (two copies of each class) does not describe this field, so it
+        # must not drop likely chromosomes as surplus copies; only doubtful objects are settled.
+        drop = np.where(likely, _FORBIDDEN, drop)
+    return np.concatenate([keep, drop[:, None]], axis=1), bonus
 
 
 def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0):
