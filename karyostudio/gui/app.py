@@ -21,6 +21,7 @@ from karyostudio.io.errors import FormatError
 from karyostudio.gui.dialogs.messages import non_interactive
 from karyostudio.gui import gui_thread_gc
 from karyostudio.gui.main_window import MainWindow
+from karyostudio.gui.platform_libraries import missing_xcb_libraries, will_use_xcb, xcb_problem
 from karyostudio.gui.settings import APP_NAME
 from karyostudio.gui.thread_runner import exit_process
 
@@ -66,11 +67,13 @@ def launch(options: LaunchOptions) -> int:
             raise LaunchError(f"cannot write the screenshot: {exc}") from None
         if headless:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        check_platform_libraries()
         with non_interactive():
             return _screenshot(options)
     if headless:
         raise LaunchError("no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
                           "use --screenshot OUT.png to render the window without one")
+    check_platform_libraries()
     app = create_application()
     window = MainWindow()
     window.models.refresh(preferred=options.model)
@@ -84,6 +87,15 @@ def launch(options: LaunchOptions) -> int:
     if options.auto:
         QTimer.singleShot(0, window.models.run)
     return exit_process(app.exec())
+
+
+def check_platform_libraries() -> None:
+    """Refuse to start Qt's X11 platform without its system libraries (Qt would abort the process
+    with a misleading message); the error names the packages to install."""
+    if QApplication.instance() is None and will_use_xcb():
+        problem = xcb_problem(missing_xcb_libraries())
+        if problem:
+            raise LaunchError(problem)
 
 
 def open_initial(window: MainWindow, file: Path | None) -> bool:
@@ -118,7 +130,9 @@ def _screenshot(options: LaunchOptions) -> int:
     app.processEvents()
     if options.karyogram:
         window.karyogram.show_for_screenshot()
-        app.processEvents()
+    else:  # the karyogram beside the metaphase: its debounced update must not miss the grab
+        window.karyogram.catch_up()
+    app.processEvents()
     window.view.fit_to_window()
     app.processEvents()
     try:

@@ -45,6 +45,27 @@ def test_auto_with_a_broken_model_still_screenshots_and_fails(image_file: Path, 
     assert "Model run failed" in capsys.readouterr().err and out.is_file()
 
 
+def test_the_screenshot_shows_the_karyogram_up_to_date(tmp_path: Path, monkeypatch):
+    """The karyogram beside the metaphase has placed every chromosome when the window is grabbed."""
+    from karyostudio.core.cell_count import count_cell
+    from karyostudio.gui import app as gui_app
+
+    sample = Path(gui_app.SAMPLES_DIR) / "sample_metaphase.json"
+    seen = {}
+    real_write = gui_app.write_screenshot
+
+    def write(window, path):
+        scene = window.karyogram.scene
+        seen.update(pending=scene.pending, placed=scene.counts.named,
+                    named=count_cell(window.session.document).named)
+        real_write(window, path)
+
+    monkeypatch.setattr(gui_app, "write_screenshot", write)
+    assert run_in_process(str(sample), "--screenshot", str(tmp_path / "shot.png")) == 0
+    assert seen["named"] > 40
+    assert not seen["pending"] and seen["placed"] == seen["named"]
+
+
 def test_missing_file_is_a_usage_error(tmp_path: Path):
     with pytest.raises(CommandError, match="no such file"):
         run_in_process(str(tmp_path / "nope.png"), "--screenshot", str(tmp_path / "x.png"))

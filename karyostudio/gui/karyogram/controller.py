@@ -170,6 +170,12 @@ class KaryogramController(QObject):
 
     show_dock = show_pane  # the name karyostudio.gui.app uses
 
+    def catch_up(self) -> None:
+        """Show every pending document change now, where the karyogram is shown (a screenshot)."""
+        if self.shown:
+            self.scene.set_active(True)
+            self.scene.update_now()
+
     def show_for_screenshot(self) -> None:
         """Show the karyogram large and up to date (``karyostudio gui --screenshot --karyogram``)."""
         self.show_pane()
