@@ -13,11 +13,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-SUFFIX=""
 NO_CUDA=0
 for arg in "$@"; do
   case "$arg" in
-    --no-cuda) NO_CUDA=1; SUFFIX="-cpu" ;;
+    --no-cuda) NO_CUDA=1 ;;
     -h|--help) sed -n 2,13p "$0"; exit 0 ;;
     *) echo "build.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -33,7 +32,7 @@ if [ "$NO_CUDA" = 1 ] && [ -n "$TORCH_CUDA" ]; then
   echo "  install a CPU build first: $PY -m pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu" >&2
   exit 2
 fi
-[ -z "$TORCH_CUDA" ] && SUFFIX="-cpu"
+SUFFIX="$([ -z "$TORCH_CUDA" ] && echo -cpu || true)"  # a CPU build of torch makes a CPU bundle
 VERSION="$("$PY" -c 'from importlib.metadata import version; print(version("karyostudio"))')"
 NAME="karyostudio-$VERSION"
 WORK="$ROOT/build/installer"

@@ -4,7 +4,8 @@
 # sample analysed by the default model with the launcher's --screenshot. Passes when the PNG is
 # written, has the window's size and is not blank, and nothing was written inside the bundle.
 #
-# usage: installer/check_bundle.sh dist/karyostudio-VERSION-linux-x86_64[-cpu].tar.zst
+# usage: installer/check_bundle.sh dist/karyostudio-VERSION-linux-x86_64[-cpu].tar.zst [KEEP.png]
+#   KEEP.png: where to keep a copy of the screenshot
 set -euo pipefail
 TARBALL="$(realpath "$1")"
 CLEAN="$(mktemp -d)"

@@ -60,10 +60,7 @@ _NOT_FOUND = re.compile(r"^\s*(\S+)\s*=>\s*not found", re.MULTILINE)
 
 def missing_from_ldd(ldd_output: str) -> list[str]:
     """The libraries ``ldd`` reports as "not found", each once, in order."""
-    seen: dict[str, None] = {}
-    for name in _NOT_FOUND.findall(ldd_output):
-        seen.setdefault(name, None)
-    return list(seen)
+    return list(dict.fromkeys(_NOT_FOUND.findall(ldd_output)))
 
 
 def package_for(soname: str) -> str | None:
@@ -86,15 +83,13 @@ def missing_xcb_libraries(files: list[Path] | None = None) -> list[str]:
     ldd = shutil.which("ldd")
     if ldd is None:
         return []
-    missing: dict[str, None] = {}
+    output = []
     for path in xcb_plugin_files() if files is None else files:
         try:
-            out = subprocess.run([ldd, str(path)], capture_output=True, text=True, timeout=20).stdout
+            output.append(subprocess.run([ldd, str(path)], capture_output=True, text=True, timeout=20).stdout)
         except (OSError, subprocess.SubprocessError):
             continue
-        for name in missing_from_ldd(out):
-            missing.setdefault(name, None)
-    return list(missing)
+    return missing_from_ldd("\n".join(output))
 
 
 def will_use_xcb(environ: dict[str, str] | None = None) -> bool:
