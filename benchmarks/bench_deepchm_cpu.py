@@ -25,10 +25,10 @@ from _cpu_timing import median_s  # benchmarks/ is on sys.path when run as a scr
 
 from karyostudio.geometry.polygons import polygon_to_mask
 from karyostudio.geometry.rotated import rotated_boxes_from_polygons
-from karyostudio.models.rotated.deepchm import DeepCHM
-from karyostudio.models.rotated.deepchm_image import prepare
-from karyostudio.models.rotated.deepchm_predictor import DeepCHMPredictor
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
+from karyostudio.models.deepchm.model import DeepCHM
+from karyostudio.models.deepchm.image import prepare
+from karyostudio.models.deepchm.predictor import DeepCHMPredictor
+from karyostudio.models.deepchm.spec import DeepCHMSpec
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 from karyostudio.training.deepchm_targets import targets_from_masks
 

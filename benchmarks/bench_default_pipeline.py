@@ -2,7 +2,7 @@
 
 The split is the classifier's own: patients (image id without its last digit) shuffled with the
 training seed and the training validation fraction held out
-(karyostudio.training.classifier_data.split_by_patient, defaults of ClassifierTrainConfig), so
+(karyostudio.training.classifier_data.split_by_patient, defaults of ClassifierSettings and TrainConfig), so
 the numbers are on cells whose patients the classifier never saw. Taichung has boxes only, so
 segmentation is judged through the boxes of the predicted outlines.
 
@@ -36,7 +36,6 @@ import os
 import resource
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +52,13 @@ from karyostudio.models.base import prediction_karyotype
 from karyostudio.models.manifest import ManifestError
 from karyostudio.models.registry import DEFAULT_MODEL, DeviceUnavailableError, UnknownModelError, load_predictor
 from karyostudio.training.classifier_data import list_image_ids, split_by_patient
-from karyostudio.training.classifier_train import ClassifierTrainConfig
+from karyostudio.training.classifier_settings import ClassifierSettings
+from karyostudio.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("KARYOSTUDIO_SHARED_DATA", REPO.parent / "shared" / "data")) / "taichung"
-_TRAIN_DEFAULTS = {f.name: f.default for f in fields(ClassifierTrainConfig)}
+# The classifier's training split: its default validation fraction and the configs' default seed.
+_TRAIN_DEFAULTS = {"val_fraction": ClassifierSettings().val_fraction, "seed": TrainConfig().seed}
 
 
 def validation_ids(root: Path, val_fraction: float, seed: int) -> list[str]:

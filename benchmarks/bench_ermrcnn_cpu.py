@@ -26,9 +26,9 @@ from _cpu_timing import median_s  # benchmarks/ is on sys.path when run as a scr
 
 from karyostudio.models.maskrcnn.image_prep import resize_long_side
 from karyostudio.models.registry import load_predictor
-from karyostudio.models.rotated.ermrcnn import build_ermrcnn
-from karyostudio.models.rotated.ermrcnn_predictor import ERMRCNNPredictor, detect
-from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec
+from karyostudio.models.ermrcnn.model import build_ermrcnn
+from karyostudio.models.ermrcnn.predictor import ERMRCNNPredictor, detect
+from karyostudio.models.ermrcnn.spec import ERMRCNNSpec
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 
 

@@ -42,10 +42,10 @@ PAPER_SHAPES = {"deepchm": (512, 768), "ermrcnn": (512, 640)}  # (height, width)
 
 
 def _deepchm(backbone: str, options: dict) -> tuple[object, Callable[[np.ndarray], None], str]:
-    spec_mod = importlib.import_module("karyostudio.models.rotated.deepchm_spec")
-    model_mod = importlib.import_module("karyostudio.models.rotated.deepchm")
-    pred_mod = importlib.import_module("karyostudio.models.rotated.deepchm_predictor")
-    image_mod = importlib.import_module("karyostudio.models.rotated.deepchm_image")
+    spec_mod = importlib.import_module("karyostudio.models.deepchm.spec")
+    model_mod = importlib.import_module("karyostudio.models.deepchm.model")
+    pred_mod = importlib.import_module("karyostudio.models.deepchm.predictor")
+    image_mod = importlib.import_module("karyostudio.models.deepchm.image")
     spec = spec_mod.DeepCHMSpec(backbone=backbone)
     predictor = pred_mod.DeepCHMPredictor(model_mod.DeepCHM(spec), name="deepchm-bench", **options)
 
@@ -57,9 +57,9 @@ def _deepchm(backbone: str, options: dict) -> tuple[object, Callable[[np.ndarray
 
 
 def _ermrcnn(backbone: str, options: dict) -> tuple[object, Callable[[np.ndarray], None], str]:
-    spec_mod = importlib.import_module("karyostudio.models.rotated.ermrcnn_spec")
-    model_mod = importlib.import_module("karyostudio.models.rotated.ermrcnn")
-    pred_mod = importlib.import_module("karyostudio.models.rotated.ermrcnn_predictor")
+    spec_mod = importlib.import_module("karyostudio.models.ermrcnn.spec")
+    model_mod = importlib.import_module("karyostudio.models.ermrcnn.model")
+    pred_mod = importlib.import_module("karyostudio.models.ermrcnn.predictor")
     prep = importlib.import_module("karyostudio.models.maskrcnn.image_prep")
     spec = spec_mod.ERMRCNNSpec(backbone=backbone)
     predictor = pred_mod.ERMRCNNPredictor(model_mod.build_ermrcnn(spec), spec, name="ermrcnn-bench", **options)

@@ -2,7 +2,7 @@
 
 CONFIG is a YAML/JSON file of karyostudio.training.config.TrainConfig settings (``extends: NAME``
 starts from a preset); --preset NAME uses a named preset as is. Options override the config:
---out (output folder; for the default-cpu classifier the folder of its checkpoint), --device,
+--out (output folder of the run: checkpoints, log and the exported model), --device,
 --max-minutes (time budget), --data-root (base folder of relative data paths), --corrections
 FOLDER (also learn from reviewed labelme files; any preset), --resume
 (continue the run saved in the output folder). Multi-GPU: ``torchrun --nproc_per_node N -m

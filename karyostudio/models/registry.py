@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 from karyostudio.models.base import Predictor
+from karyostudio.models.families import FAMILY_RECORDS, PREDICTOR, SPLITTER
 from karyostudio.models.manifest import (
     MANIFEST_SUFFIX,
     Manifest,
@@ -78,22 +79,14 @@ class DeviceUnavailableError(RuntimeError):
     """The requested compute device (e.g. cuda) is not usable on this machine."""
 
 
-FAMILIES: dict[str, ModelFamily] = {
-    "classic": ModelFamily("classic", "karyostudio.models.classic.pipeline:from_manifest"),
-    "maskrcnn": ModelFamily("maskrcnn", "karyostudio.models.maskrcnn.predictor:from_manifest"),
-    "centernet": ModelFamily("centernet", "karyostudio.models.centernet.predictor:from_manifest"),
-    "deepchm": ModelFamily("deepchm", "karyostudio.models.rotated.deepchm_predictor:from_manifest"),
-    "rotated-maskrcnn": ModelFamily("rotated-maskrcnn", "karyostudio.models.rotated.ermrcnn_predictor:from_manifest"),
-    # The ChromSeg splitter is a stage, not a detector: predictors load it through
-    # karyostudio.models.overlap (``predict --split-clusters``), never as a model of their own.
-}
+# Loaders of the predictor families of models/families.py (register_family adds others, e.g. in tests).
+FAMILIES: dict[str, ModelFamily] = {r.name: ModelFamily(r.name, r.predictor) for r in FAMILY_RECORDS.values()
+                                    if r.role == PREDICTOR}
 # Families whose models are stages run after a predictor (``predict --split-clusters``), not
 # predictors: available_models() leaves them out, available_splitters() lists them.
-SPLITTER_FAMILIES: frozenset[str] = frozenset({"chromseg"})
+SPLITTER_FAMILIES: frozenset[str] = frozenset(r.name for r in FAMILY_RECORDS.values() if r.role == SPLITTER)
 MODELS: dict[str, RegisteredModel] = {
-    DEFAULT_MODEL: RegisteredModel(
-        DEFAULT_MODEL, "classic",
-        "CPU pipeline: learned chromosome detector, crop classifier, joint 24-class assignment"),
+    DEFAULT_MODEL: RegisteredModel(DEFAULT_MODEL, "classic", FAMILY_RECORDS["classic"].description),
 }
 
 

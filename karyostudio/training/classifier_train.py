@@ -1,48 +1,35 @@
-"""Training of the chromosome crop classifier (CPU-friendly), used by the CLI, the GUI and tests.
+"""ClassifierTask: training of the classic pipeline's crop classifier in the one training loop.
 
-``train_classifier(config)`` lists the Taichung-style data, splits it by patient, builds (or
-loads cached) crops, fits the network with batch-level augmentation, keeps the checkpoint of the
-epoch with the best validation accuracy, calibrates a softmax temperature on validation and
-writes the final checkpoint with its measured metrics. ``fit`` is the loop alone, for any pair
-of :class:`CropDataset`.
+The Trainer (training/trainer.py) runs it for family "classic" configs; it reads
+``config.settings`` (training/classifier_settings.py). Setting up lists the Taichung-style data,
+splits it by patient, builds (or loads cached) crops: of the annotated boxes, of a detector's
+boxes on the same images (its false detections teach the "no chromosome" output), of synthetic
+cells and of reviewed labelme files. Steps are batches with batch-level augmentation; every
+epoch ends with validation accuracy ("val.accuracy", "val.loss"); the best epoch is kept in
+best.pt. The export loads the best weights, calibrates a softmax temperature on validation and
+writes the classifier checkpoint (``settings.out_path``) with its measured metrics.
 
-Time budget: the learning-rate schedule runs on whichever is further along, steps or wall time
-(when ``max_minutes`` is set), so a slow machine still anneals fully and stops in time.
-
-Callbacks are plain objects; each of these methods is called when the object has it:
-``on_data_progress(done, total, message)``, ``on_batch_end(step, total_steps, loss)``,
-``on_epoch_end(epoch, metrics)``. Cancellation (CancelToken) is checked between batches and
-raises :class:`Cancelled`; the best checkpoint written so far stays on disk.
+Time budget: the learning-rate schedule runs on whichever is further along, steps or wall time,
+and the run keeps back what the final calibration and evaluation need, so a slow machine still
+anneals fully and stops in time. ``train_on_crops`` trains on crop sets made elsewhere.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
-from karyostudio.core.progress import CancelToken, check
+from karyostudio.core.progress import CancelToken
+from karyostudio.core.typed_mapping import to_mapping
 from karyostudio.io.errors import AnnotationReadError, ImageReadError
-from karyostudio.models.classic.assign import AssignConfig, assign_karyotype
-from karyostudio.models.classic.classifier import (
-    CropNet,
-    NetConfig,
-    calibrated_log_probs,
-    end_logits,
-    load_checkpoint,
-    save_checkpoint,
-    split_reject,
-)
+from karyostudio.models.classic.classifier import CropNet, NetConfig, load_checkpoint, save_checkpoint, split_reject
 from karyostudio.training.classifier_data import (
-    REJECT_LABEL,
     CropDataset,
     build_detector_crops,
     build_synth_crops,
@@ -52,67 +39,180 @@ from karyostudio.training.classifier_data import (
     load_or_build,
     split_by_patient,
 )
-from karyostudio.training import run_support as runs
+from karyostudio.training.classifier_eval import (
+    crop_batch,
+    evaluate,
+    evaluate_detected,
+    fit_temperature,
+    log_probs_of,
+    predict_logits,
+)
+from karyostudio.training.classifier_settings import ClassifierSettings
+from karyostudio.training.config import TrainConfig, data_path, model_file
+from karyostudio.training.errors import ConfigError, TrainingError
+from karyostudio.training.family_settings import settings_for
+from karyostudio.training.results import FitResult
+from karyostudio.training.run_state import RunState
+from karyostudio.training.run_support import step_seed
+from karyostudio.training.task import Plan, RunContext, Step, TrainingTask, best_weights, first_number
+from karyostudio.training.trainer import Trainer
 
 
-class TrainingError(RuntimeError):
-    """Training could not produce a model (e.g. no time left to train)."""
+class ClassifierTask(TrainingTask):
+    family = "classic"
+
+    def __init__(self, config: TrainConfig, crops: tuple[CropDataset, CropDataset] | None = None):
+        if config.device != "cpu":
+            raise ConfigError("the crop classifier trains on the CPU only; use device cpu")
+        self.config, self.crops = config, crops
+        self.s = resolved_paths(config, settings_for(config))
+        self.out_path = Path(self.s.out_path)
+
+    # setup
+
+    def setup(self, run: RunContext, saved: Mapping[str, Any] | None) -> Plan:
+        s, config = self.s, self.config
+        self.run = run
+        torch.manual_seed(config.seed)
+        self.detected_val: CropDataset | None = None
+        self.data_summary: dict[str, Any] = {}
+        self.train, self.val = self.crops if self.crops is not None else self._crops()
+        if len(self.train) == 0:
+            raise TrainingError("no training crops")
+        self.model = CropNet(NetConfig(out_size=tuple(s.out_size), widths=tuple(s.widths), hidden=s.hidden,
+                                       dropout=s.dropout, reject=s.detector is not None))
+        if s.init_from is not None:
+            init_weights(self.model, s.init_from)
+        if saved is not None:
+            self.model.load_state_dict(saved["model"])
+        self.model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        if saved is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+        self.per_epoch = max(1, len(self.train) // s.batch_size)
+        self.train_start = time.monotonic()
+        self.order_epoch, self.order = -1, np.arange(0)
+        return Plan(s.epochs, self.per_epoch, {"steps_per_epoch": self.per_epoch, "train_crops": len(self.train),
+                                               "val_crops": len(self.val)})
+
+    def _crops(self) -> tuple[CropDataset, CropDataset]:
+        s, run, seed = self.s, self.run, self.config.seed
+        ids = list_image_ids(s.data_root)
+        if s.max_images is not None and s.max_images < len(ids):
+            pick = np.random.default_rng(seed).choice(len(ids), s.max_images, replace=False)
+            ids = sorted(ids[k] for k in pick)
+        train_ids, val_ids = split_by_patient(ids, s.val_fraction, seed)
+        data = load_or_build(s.data_root, s.cache_dir, out_size=s.out_size, image_ids=ids, workers=s.workers,
+                             cancel=run.cancel, progress=run.data_progress)
+        train, val = data.select_cells(train_ids), data.select_cells(val_ids)
+        if s.detector is not None:
+            detected = build_detector_crops(s.data_root, ids, s.detector, out_size=s.out_size,
+                                            score_floor=s.detector_score_floor, workers=s.workers,
+                                            cache_dir=s.cache_dir, cancel=run.cancel, progress=run.data_progress)
+            train = concat_crops(train, detected.select_cells(train_ids))
+            self.detected_val = detected.select_cells(val_ids)
+        if s.synth_cells:
+            synthetic = build_synth_crops(s.synth_cells, s.synth_seed, out_size=s.out_size, workers=s.workers,
+                                          cache_dir=s.cache_dir, cancel=run.cancel, progress=run.data_progress)
+            train = concat_crops(train, synthetic)
+        if s.labelme_dirs:
+            try:
+                corrections = labelme_crops(s.labelme_dirs, out_size=s.out_size, cancel=run.cancel)
+            except (AnnotationReadError, ImageReadError) as exc:
+                raise TrainingError(f"cannot read the reviewed cells: {exc}") from None
+            if corrections is None:
+                raise TrainingError(f"no named chromosome to learn from in {', '.join(s.labelme_dirs)}")
+            train = concat_crops(train, corrections)
+        self.data_summary = {
+            "root": str(s.data_root), "images": len(ids), "train_images": len(train_ids),
+            "val_images": len(val_ids), "split": f"by patient (id without last digit), "
+                                                 f"val_fraction={s.val_fraction}, seed={seed}"}
+        return train, val
+
+    def reserve_seconds(self) -> float:
+        return _final_phase_seconds(self.model, self.val)
+
+    # training
+
+    def run_step(self, state: RunState) -> Step:
+        s = self.s
+        if self.order_epoch != state.epoch:  # each epoch's order is a function of (seed, epoch): resumable
+            self.order_epoch = state.epoch
+            self.order = np.random.default_rng([self.config.seed, state.epoch]).permutation(len(self.train))
+        progress = max(state.step / (self.per_epoch * s.epochs), self.run.budget_used(self.train_start))
+        lr = s.lr * _lr_factor(min(progress, 1.0))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        b = state.step_in_epoch
+        crops, feats, labels = crop_batch(self.train, self.order[b * s.batch_size:(b + 1) * s.batch_size])
+        gen = torch.Generator().manual_seed(step_seed(self.config.seed, state.step))
+        crops, feats = augment(crops, feats, gen, flip_prob=s.flip_prob)
+        self.model.train()
+        loss = F.cross_entropy(self.model(crops, feats), labels, label_smoothing=s.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingError(f"the loss became {value} at step {state.step + 1}: training diverged; "
+                                f"lower settings.lr")
+        return Step({"loss": value}, lr)
+
+    def evaluate(self, state: RunState) -> dict[str, Any]:
+        if not len(self.val):
+            return {}
+        lp = log_probs_of(predict_logits(self.model, self.val))
+        return {"val.accuracy": float((lp.argmax(1) == self.val.labels).mean()),
+                "val.loss": float(-lp[np.arange(len(self.val)), self.val.labels].mean())}
+
+    def best_score(self, record: Mapping[str, Any]) -> float | None:
+        score = first_number(record, ("val.accuracy",))
+        if score is None and isinstance(record.get("train_loss"), (int, float)):
+            score = -float(record["train_loss"])  # no validation crops: the lowest training loss
+        return score
+
+    # export
+
+    def export(self, state: RunState) -> Path | None:
+        if state.step == 0:
+            raise TrainingError(f"the time budget ({self.config.max_minutes} min) ran out before the first "
+                                f"training step; raise max_minutes")
+        weights, _ = best_weights(self.run.out, self.model, state)
+        net = self.model
+        net.load_state_dict(weights)
+        val_logits = predict_logits(net, self.val)
+        temperature = fit_temperature(val_logits, self.val.labels)
+        metrics: dict[str, Any] = {
+            "train_config": {**to_mapping(self.s), "seed": self.config.seed, "max_minutes": self.config.max_minutes},
+            "data": {**self.data_summary, "train_crops": len(self.train), "val_crops": len(self.val)},
+            "best_epoch": state.best_epoch, "history": state.history, "temperature": temperature}
+        if len(self.val):
+            metrics["validation"] = evaluate(split_reject(log_probs_of(val_logits, temperature))[0], self.val)
+        if self.detected_val is not None and len(self.detected_val):
+            metrics["validation_detected"] = evaluate_detected(
+                log_probs_of(predict_logits(net, self.detected_val), temperature), self.detected_val)
+        metrics["train_minutes"] = state.minutes
+        save_checkpoint(self.out_path, net, temperature=temperature, metrics=metrics)
+        return self.out_path
 
 
-@dataclass
-class ClassifierTrainConfig:
-    data_root: str
-    out_path: str = "models/default-cpu-classifier.pt"
-    cache_dir: str | None = ".cache"
-    epochs: int = 8
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.05
-    seed: int = 0
-    max_minutes: float | None = 55.0  # whole run, crop building included
-    val_fraction: float = 0.1
-    max_images: int | None = None  # use a seeded subset of the images (quick runs)
-    out_size: tuple[int, int] = (64, 32)
-    widths: tuple[int, ...] = (16, 32, 64, 128)
-    hidden: int = 128
-    dropout: float = 0.2
-    flip_prob: float = 0.5  # upside-down flips (which end is up is a guess)
-    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
-    workers: int = 2  # processes for crop building
-    # A chromosome detector's weights: its boxes on the training images become crops too (what
-    # the classifier reads at run time), and its false detections teach a "no chromosome" output.
-    detector: str | None = None
-    detector_score_floor: float = 0.2
-    init_from: str | None = None  # start from this classifier checkpoint's weights
-    labelme_dirs: list[str] = field(default_factory=list)  # reviewed cells to learn from too (all for training)
-    synth_cells: int = 0  # synthetic cells whose chromosomes train too (classifier_data.build_synth_crops)
-    synth_seed: int = 7
+def train_on_crops(config: TrainConfig, train: CropDataset, val: CropDataset, callbacks: Sequence[Any] = (),
+                   cancel: CancelToken | None = None) -> FitResult:
+    """Train the classifier of ``config`` on crop sets made elsewhere (benchmarks, tests)."""
+    return Trainer(config, ClassifierTask(config, crops=(train, val)), callbacks, cancel).fit()
 
 
-@dataclass
-class TrainResult:
-    out_path: Path
-    best_epoch: int
-    best_val_accuracy: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-
-
-def default_cpu_config(data_root: str | Path, out_path: str | Path = "models/default-cpu-classifier.pt",
-                       cache_dir: str | Path | None = ".cache") -> ClassifierTrainConfig:
-    """The ``default-cpu`` preset: fits in an hour on two CPU cores, crop building included."""
-    return ClassifierTrainConfig(data_root=str(data_root), out_path=str(out_path),
-                                 cache_dir=None if cache_dir is None else str(cache_dir),
-                                 epochs=8, max_minutes=55.0, num_threads=2, workers=2)
-
-
-def _emit(callbacks: Sequence[Any], name: str, *args: Any) -> None:
-    for cb in callbacks:
-        method = getattr(cb, name, None)
-        if method is not None:
-            method(*args)
+def resolved_paths(config: TrainConfig, s: ClassifierSettings) -> ClassifierSettings:
+    """The settings with data_root under data.root, out_path under out_dir and the weights files
+    (detector, init_from) found as config.model_file finds them."""
+    s.data_root = str(data_path(config, s.data_root))
+    out_path = Path(s.out_path)
+    s.out_path = str(out_path if out_path.is_absolute() else Path(config.out_dir) / out_path)
+    if s.detector is not None:
+        s.detector = str(model_file(s.detector, "settings.detector"))
+    if s.init_from is not None:
+        s.init_from = str(model_file(s.init_from, "settings.init_from"))
+    return s
 
 
 def augment(crops: torch.Tensor, features: torch.Tensor, gen: torch.Generator, *,
@@ -144,160 +244,10 @@ def augment(crops: torch.Tensor, features: torch.Tensor, gen: torch.Generator, *
     return crops, features
 
 
-def _batch(data: CropDataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    crops = torch.from_numpy(data.crops[idx]).float().div_(255.0).unsqueeze(1)
-    return crops, torch.from_numpy(data.features[idx]).float(), torch.from_numpy(data.labels[idx]).long()
-
-
-@torch.no_grad()
-def predict_logits(net: CropNet, data: CropDataset, *, batch_size: int = 512) -> torch.Tensor:
-    """Logits (2, N, 24) of a dataset read both ways up (as at inference)."""
-    was_training = net.training
-    net.eval()
-    out = []
-    for s in range(0, len(data), batch_size):
-        crops, feats, _ = _batch(data, np.arange(s, min(s + batch_size, len(data))))
-        out.append(end_logits(net, crops, feats))
-    net.train(was_training)
-    return torch.cat(out, dim=1) if out else torch.zeros(2, 0, NUM_CLASSES)
-
-
-def log_probs_of(logits: torch.Tensor, temperature: float = 1.0) -> np.ndarray:
-    return calibrated_log_probs(logits, temperature).numpy().astype(np.float64)
-
-
 def _lr_factor(progress: float, warmup: float = 0.03) -> float:
     if progress < warmup:
         return progress / warmup
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (progress - warmup) / (1.0 - warmup))))
-
-
-def fit(net: CropNet, train: CropDataset, val: CropDataset, config: ClassifierTrainConfig, *,
-        callbacks: Sequence[Any] = (), cancel: CancelToken | None = None,
-        deadline: float | None = None) -> tuple[dict[str, torch.Tensor], int, float, list[dict[str, float]]]:
-    """Train ``net``; returns (best state_dict, best epoch, best val accuracy, history).
-
-    ``deadline`` (time.monotonic() value) ends training early, with the schedule annealed.
-    Each new best is written to config.out_path right away.
-    """
-    if len(train) == 0:
-        raise ValueError("no training crops")
-    gen = torch.Generator().manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    net.to(memory_format=torch.channels_last)  # faster convolutions on CPU
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(train) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    start = time.monotonic()
-    best_state, best_epoch, best_acc, history = copy.deepcopy(net.state_dict()), -1, -1.0, []
-    step, done = 0, False
-    for epoch in range(config.epochs):
-        net.train()
-        order = rng.permutation(len(train))
-        losses = []
-        for b in range(steps_per_epoch):
-            check(cancel)
-            progress = step / total_steps
-            if deadline is not None:
-                progress = max(progress, (time.monotonic() - start) / max(deadline - start, 1e-9))
-            if progress >= 1.0:
-                done = True
-                break
-            for group in opt.param_groups:
-                group["lr"] = config.lr * _lr_factor(progress)
-            crops, feats, labels = _batch(train, order[b * config.batch_size:(b + 1) * config.batch_size])
-            crops, feats = augment(crops, feats, gen, flip_prob=config.flip_prob)
-            loss = F.cross_entropy(net(crops, feats), labels, label_smoothing=config.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-            _emit(callbacks, "on_batch_end", step, total_steps, losses[-1])
-        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                   "steps": step, "minutes": (time.monotonic() - start) / 60}
-        if len(val):
-            lp = log_probs_of(predict_logits(net, val))
-            metrics["val_accuracy"] = float((lp.argmax(1) == val.labels).mean())
-            metrics["val_loss"] = float(-lp[np.arange(len(val)), val.labels].mean())
-        acc = metrics.get("val_accuracy", -metrics["train_loss"])
-        history.append(metrics)
-        if losses and acc > best_acc:
-            best_state, best_epoch, best_acc = copy.deepcopy(net.state_dict()), epoch, acc
-            save_checkpoint(config.out_path, net, metrics={"history": history})
-        _emit(callbacks, "on_epoch_end", epoch, metrics)
-        if done:
-            break
-    return best_state, best_epoch, best_acc, history
-
-
-def fit_temperature(logits: torch.Tensor | np.ndarray, labels: np.ndarray) -> float:
-    """Softmax temperature minimising validation NLL (log-space grid search).
-
-    ``logits`` is (N, classes) or (reads, N, classes) as from :func:`predict_logits`.
-    """
-    if len(labels) == 0:
-        return 1.0
-    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
-    if logits.ndim == 2:
-        logits = logits[None]
-    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    temps = np.exp(np.linspace(np.log(0.3), np.log(5.0), 61))
-    nll = [float(F.nll_loss(calibrated_log_probs(logits, t), y)) for t in temps]
-    return float(temps[int(np.argmin(nll))])
-
-
-def evaluate(log_probs: np.ndarray, data: CropDataset, assign_config: AssignConfig = AssignConfig()) -> dict[str, Any]:
-    """Top-1 accuracy per crop and per class, before and after whole-cell joint assignment."""
-    labels = data.labels
-    independent = log_probs.argmax(1)
-    joint = np.empty_like(independent)
-    confidence = np.empty(len(labels))
-    row_probability = np.empty(len(labels))
-    sex_right = []
-    for c in range(len(data.image_ids)):
-        rows = np.flatnonzero(data.cell == c)
-        if len(rows) == 0:
-            continue
-        result = assign_karyotype(log_probs[rows], config=assign_config)
-        joint[rows] = [CLASS_NAMES.index(lb) for lb in result.labels]
-        confidence[rows] = result.confidence
-        row_probability[rows] = result.row_probability
-        true_sex = "XY" if (labels[rows] == CLASS_NAMES.index("Y")).any() else "XX"
-        sex_right.append(result.sex_hypothesis == true_sex)
-    per_class = {name: float((joint[labels == k] == k).mean()) if (labels == k).any() else float("nan")
-                 for k, name in enumerate(CLASS_NAMES)}
-    per_class_independent = {name: float((independent[labels == k] == k).mean()) if (labels == k).any()
-                             else float("nan") for k, name in enumerate(CLASS_NAMES)}
-    right = joint == labels
-    return {
-        "crops": int(len(labels)),
-        "cells": int(len(data.image_ids)),
-        "top1_independent": float((independent == labels).mean()) if len(labels) else float("nan"),
-        "top1_joint": float(right.mean()) if len(labels) else float("nan"),
-        "per_class_independent": per_class_independent,
-        "per_class_joint": per_class,
-        "sex_hypothesis_accuracy": float(np.mean(sex_right)) if sex_right else float("nan"),
-        "mean_confidence_joint": float(confidence.mean()) if len(labels) else float("nan"),
-        "ece_confidence_joint": expected_calibration_error(confidence, right),
-        "ece_row_probability_joint": expected_calibration_error(row_probability, right),
-    }
-
-
-def evaluate_detected(log_probs: np.ndarray, data: CropDataset) -> dict[str, Any]:
-    """On a detector's crops: class accuracy of the found chromosomes and how well the reject
-    output (probability >= 0.5) separates false detections from chromosomes."""
-    classes, reject = split_reject(log_probs)
-    is_junk = data.labels == REJECT_LABEL
-    said_junk = reject >= 0.5
-    real = ~is_junk
-    return {
-        "crops": int(len(data)), "false_detections": int(is_junk.sum()),
-        "top1_independent_found": float((classes[real].argmax(1) == data.labels[real]).mean()) if real.any() else None,
-        "reject_recall": float(said_junk[is_junk].mean()) if is_junk.any() else None,
-        "reject_precision": float(is_junk[said_junk].mean()) if said_junk.any() else None,
-        "chromosomes_rejected": float(said_junk[real].mean()) if real.any() else None,
-    }
 
 
 def init_weights(net: CropNet, checkpoint: str | Path) -> None:
@@ -318,19 +268,6 @@ def init_weights(net: CropNet, checkpoint: str | Path) -> None:
     net.load_state_dict(state)
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
-    if len(confidence) == 0:
-        return float("nan")
-    which = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
-    err = 0.0
-    for b in range(bins):
-        sel = which == b
-        if sel.any():
-            err += sel.sum() * abs(float(correct[sel].mean()) - float(confidence[sel].mean()))
-    return float(err / len(confidence))
-
-
 def _final_phase_seconds(net: CropNet, val: CropDataset) -> float:
     """Time to keep after the last batch: the last validation, calibration and evaluation."""
     if len(val) == 0:
@@ -341,79 +278,3 @@ def _final_phase_seconds(net: CropNet, val: CropDataset) -> float:
     predict_logits(net, sample)
     per_crop = (time.monotonic() - t) / max(len(sample), 1)
     return 2.0 * per_crop * len(val) + 0.05 * len(val.image_ids) + 10.0
-
-
-def train_classifier(config: ClassifierTrainConfig, callbacks: Sequence[Any] | None = None,
-                     cancel: CancelToken | None = None) -> TrainResult:
-    """Build data, train, calibrate and write the classifier checkpoint to config.out_path."""
-    with runs.torch_threads(config.num_threads):
-        return _train_classifier(config, list(callbacks or []), cancel)
-
-
-def _train_classifier(config: ClassifierTrainConfig, callbacks: list[Any], cancel: CancelToken | None
-                      ) -> TrainResult:
-    start = time.monotonic()
-    deadline = runs.deadline_after(start, config.max_minutes)
-    torch.manual_seed(config.seed)
-    ids = list_image_ids(config.data_root)
-    if config.max_images is not None and config.max_images < len(ids):
-        pick = np.random.default_rng(config.seed).choice(len(ids), config.max_images, replace=False)
-        ids = sorted(ids[k] for k in pick)
-    train_ids, val_ids = split_by_patient(ids, config.val_fraction, config.seed)
-    data = load_or_build(config.data_root, config.cache_dir, out_size=config.out_size, image_ids=ids,
-                         workers=config.workers, cancel=cancel,
-                         progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
-    train, val = data.select_cells(train_ids), data.select_cells(val_ids)
-    detected_val = None
-    if config.detector is not None:
-        detected = build_detector_crops(config.data_root, ids, config.detector, out_size=config.out_size,
-                                        score_floor=config.detector_score_floor, workers=config.workers,
-                                        cache_dir=config.cache_dir, cancel=cancel,
-                                        progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
-        train = concat_crops(train, detected.select_cells(train_ids))
-        detected_val = detected.select_cells(val_ids)
-    if config.synth_cells:
-        synthetic = build_synth_crops(config.synth_cells, config.synth_seed, out_size=config.out_size,
-                                      workers=config.workers, cache_dir=config.cache_dir, cancel=cancel,
-                                      progress=lambda d, t, m="": _emit(callbacks, "on_data_progress", d, t, m))
-        train = concat_crops(train, synthetic)
-    if config.labelme_dirs:
-        try:
-            corrections = labelme_crops(config.labelme_dirs, out_size=config.out_size, cancel=cancel)
-        except (AnnotationReadError, ImageReadError) as exc:
-            raise TrainingError(f"cannot read the reviewed cells: {exc}") from None
-        if corrections is None:
-            raise TrainingError(f"no named chromosome to learn from in {', '.join(config.labelme_dirs)}")
-        train = concat_crops(train, corrections)
-    net = CropNet(NetConfig(out_size=tuple(config.out_size), widths=tuple(config.widths),
-                            hidden=config.hidden, dropout=config.dropout, reject=config.detector is not None))
-    if config.init_from is not None:
-        init_weights(net, config.init_from)
-    fit_deadline = None if deadline is None else deadline - _final_phase_seconds(net, val)
-    best_state, best_epoch, best_acc, history = fit(net, train, val, config, callbacks=callbacks,
-                                                    cancel=cancel, deadline=fit_deadline)
-    if best_epoch < 0:
-        raise TrainingError(f"the time budget ({config.max_minutes} min) ran out before the first "
-                            f"training step; raise max_minutes")
-    net.load_state_dict(best_state)
-    val_logits = predict_logits(net, val)
-    temperature = fit_temperature(val_logits, val.labels)
-    metrics: dict[str, Any] = {
-        "train_config": asdict(config),
-        "data": {"root": str(config.data_root), "images": len(ids), "train_images": len(train_ids),
-                 "val_images": len(val_ids), "train_crops": len(train), "val_crops": len(val),
-                 "split": f"by patient (id without last digit), val_fraction={config.val_fraction}, "
-                          f"seed={config.seed}"},
-        "best_epoch": best_epoch,
-        "history": history,
-        "temperature": temperature,
-    }
-    if len(val):
-        metrics["validation"] = evaluate(split_reject(log_probs_of(val_logits, temperature))[0], val)
-    if detected_val is not None and len(detected_val):
-        metrics["validation_detected"] = evaluate_detected(
-            log_probs_of(predict_logits(net, detected_val), temperature), detected_val)
-    metrics["train_minutes"] = (time.monotonic() - start) / 60
-    save_checkpoint(config.out_path, net, temperature=temperature, metrics=metrics)
-    return TrainResult(out_path=Path(config.out_path), best_epoch=best_epoch, best_val_accuracy=best_acc,
-                       history=history, metrics=metrics, elapsed_s=time.monotonic() - start)

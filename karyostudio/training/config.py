@@ -13,36 +13,31 @@ Regimes (Mask R-CNN):
                the report) on the mask sources, all of the network trained (Agnew et al. 2024).
   alternating  ``epochs`` at ``optim.lr``; every step takes a box batch with probability ``box_ratio``
                (RPN + box losses only) or a mask batch (all losses).
-Family "classifier" hands the ``classifier`` mapping (ClassifierTrainConfig fields) to the crop
-classifier's trainer (training/classifier_train.py). Families "chromseg", "deepchm" and
-"rotated-maskrcnn" have trainers of their own that read the ``settings`` mapping (and the common
-fields name, device, seed, out_dir, max_minutes, num_threads, export).
+Every other family (models/families.py) reads the ``settings`` mapping into its own settings
+dataclass (training/family_settings.py), plus the common fields name, device, seed, out_dir,
+resume, max_minutes, num_threads, export and checkpoint_every. Mappings become dataclasses
+through the one typed converter, karyostudio.core.typed_mapping.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import yaml
 
-from karyostudio.models.maskrcnn.spec import MaskRCNNSpec, SpecError
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
+from karyostudio.models.families import FAMILY_RECORDS
+from karyostudio.models.maskrcnn.spec import MaskRCNNSpec
+from karyostudio.training.errors import ConfigError
 
-if TYPE_CHECKING:
-    from karyostudio.training.classifier_train import ClassifierTrainConfig
-
-FAMILIES = ("maskrcnn", "classifier", "chromseg", "deepchm", "rotated-maskrcnn", "centernet")
-# Families whose trainer reads its own settings from TrainConfig.settings (see engine.FAMILY_TRAINERS).
-SETTINGS_FAMILIES = ("chromseg", "deepchm", "rotated-maskrcnn", "centernet")
+FAMILIES = tuple(FAMILY_RECORDS)
 REGIMES = ("baseline", "two-stage", "alternating")
 SOURCE_KINDS = ("synth", "labelme", "voc")
 SPLITS = ("auto", "patient", "random")
@@ -51,10 +46,6 @@ AMP_DTYPES = ("float16", "bfloat16")
 DATA_ENV = "KARYOSTUDIO_DATA"
 WARMUP_START = 0.001  # warm-up starts at this fraction of the stage's learning rate
 PRESET_PACKAGE = "karyostudio.training.presets"
-
-
-class ConfigError(ValueError):
-    """A training configuration that cannot be used (unknown key or preset, bad value, missing data)."""
 
 
 @dataclass
@@ -154,8 +145,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int | None = None  # steps; epoch ends, cancellation and time-outs always save
     export: bool = True
-    classifier: dict[str, Any] | None = None
-    settings: dict[str, Any] | None = None  # the family trainer's own settings (SETTINGS_FAMILIES)
+    settings: dict[str, Any] | None = None  # the family trainer's own settings (all families but maskrcnn)
 
 
 # --- conversion -----------------------------------------------------------------------------------
@@ -163,14 +153,14 @@ class TrainConfig:
 def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
     """A checked TrainConfig from a plain mapping (``extends`` resolved)."""
     data = _resolve_extends(dict(data), seen=())
-    config = _build(TrainConfig, data, "config")
+    config = from_mapping(TrainConfig, data, "config", error=ConfigError)
     check_config(config)
     return config
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     """Plain JSON-able dict (tuples as lists) that config_from_dict turns back into the same config."""
-    return _plain(dataclasses.asdict(config))
+    return to_mapping(config)
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -230,81 +220,13 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    if cls is MaskRCNNSpec:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{where} must be a mapping")
-        try:
-            return MaskRCNNSpec.from_dict(data)
-        except SpecError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)}; known: {', '.join(known)}")
-    values = {key: _convert(hints[key], value, f"{where}.{key}") for key, value in data.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        item = args[0] if args else Any
-        items = [_convert(item, v, f"{where}[{k}]") for k, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict or hint is Any:
-        if origin is dict and not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return copy.deepcopy(dict(value)) if origin is dict else value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (hint is int and value != int(value)):
-            raise ConfigError(f"{where} must be a{'n integer' if hint is int else ' number'}, got {value!r}")
-        return hint(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting type {hint}")
-
-
 # --- checks and paths -----------------------------------------------------------------------------
 
 def check_config(config: TrainConfig) -> None:
     """Raise ConfigError for settings no run could use."""
     _one_of("family", config.family, FAMILIES)
-    if config.family == "classifier":
-        if not config.classifier:
-            raise ConfigError("family 'classifier' needs a 'classifier' mapping of its trainer's settings")
-        return
-    if config.family in SETTINGS_FAMILIES:
-        return  # the family's trainer checks its own settings
+    if config.family != "maskrcnn":
+        return  # the family's task checks its own settings
     _one_of("regime", config.regime, REGIMES)
     _one_of("optim.schedule", config.optim.schedule, SCHEDULES)
     _one_of("amp_dtype", config.amp_dtype, AMP_DTYPES)
@@ -408,37 +330,6 @@ def describe_data(config: TrainConfig) -> str:
     return f"regime {config.regime}; " + "; ".join(parts)
 
 
-def classifier_train_config(config: TrainConfig) -> ClassifierTrainConfig:
-    """The crop classifier's own config for family "classifier" (relative data_root under data.root,
-    relative out_path under out_dir)."""
-    from karyostudio.training.classifier_train import ClassifierTrainConfig
-
-    values = dict(config.classifier or {})
-    known = {f.name for f in dataclasses.fields(ClassifierTrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown classifier setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if "data_root" not in values:
-        raise ConfigError("classifier.data_root is required (the Taichung-style VOC folder)")
-    values["data_root"] = str(data_path(config, values["data_root"]))
-    out_path = Path(values.get("out_path", "default-cpu-classifier.pt"))
-    values["out_path"] = str(out_path if out_path.is_absolute() else Path(config.out_dir) / out_path)
-    for name in ("detector", "init_from"):
-        if values.get(name) is not None:
-            values[name] = str(model_file(values[name], f"classifier.{name}"))
-    if config.max_minutes is not None:
-        values["max_minutes"] = config.max_minutes
-    if config.num_threads is not None:
-        values["num_threads"] = config.num_threads
-    for name in ("out_size", "widths"):
-        if name in values:
-            values[name] = tuple(values[name])
-    try:
-        return ClassifierTrainConfig(**values)
-    except TypeError as exc:
-        raise ConfigError(f"bad classifier settings: {exc}") from None
-
-
 def model_file(path: str, where: str) -> Path:
     """A weights file named in a config: as given (absolute or from the working folder), else
     looked up in the model folders (so presets can name the shipped models/ files)."""
@@ -456,22 +347,16 @@ def model_file(path: str, where: str) -> Path:
 def add_labelme_source(config: TrainConfig, folder: str | Path) -> TrainConfig:
     """A copy of ``config`` that also learns from a folder of labelme files (reviewed corrections).
 
-    Mask R-CNN configs get it as another mask source; families with their own trainer get it in
+    Mask R-CNN configs get it as another mask source; every other family in
     ``settings["labelme_dirs"]`` (the ChromSeg trainer derives crossing regions from overlapping
-    outlines); the crop classifier in ``classifier["labelme_dirs"]`` (crops of the named outlines).
+    outlines, the crop classifier learns from crops of the named outlines).
     """
     folder = str(Path(folder).expanduser().resolve())
     out = copy.deepcopy(config)
     if config.family == "maskrcnn":
         out.data.mask_sources.append(SourceConfig(kind="labelme", path=folder))
-    elif config.family == "classifier":
-        classifier = dict(out.classifier or {})
-        classifier["labelme_dirs"] = [*classifier.get("labelme_dirs", []), folder]
-        out.classifier = classifier
-    elif config.family in SETTINGS_FAMILIES:
+    else:
         settings = dict(out.settings or {})
         settings["labelme_dirs"] = [*settings.get("labelme_dirs", []), folder]
         out.settings = settings
-    else:
-        raise ConfigError(f"family {config.family!r} cannot train on a labelme folder")
     return out

@@ -5,7 +5,8 @@ say so; a trainer then quietly learns from what is left. When nothing is left, t
 still run, "converge" on empty targets and export a model that finds nothing, so it is refused
 here with what the readers reported. Every annotation path a config names is checked: the data
 sources (``data.mask_sources``/``box_sources``, ``settings.sources``), reviewed folders
-(``settings.labelme_dirs``) and the classifier's Taichung tree (``classifier.data_root``).
+(``settings.labelme_dirs``) and the crop classifier's Taichung tree (family "classic":
+``settings.data_root``).
 
 Only as much is read as is needed to find one named chromosome, so a large VOC tree costs a few
 files, not a second full read.
@@ -53,9 +54,8 @@ def annotation_paths(config: Any) -> list[tuple[str, Path]]:
                 found.append((str(source.get("kind", "")), source.get("path", "")))
         for folder in settings.get("labelme_dirs") or []:
             found.append(("labelme", folder))
-    classifier = getattr(config, "classifier", None)
-    if classifier is not None and getattr(classifier, "data_root", ""):
-        found.append(("voc", classifier.data_root))
+        if getattr(config, "family", "") == "classic" and settings.get("data_root"):
+            found.append(("voc", settings["data_root"]))
     return [(kind, data_path(config, str(path))) for kind, path in found
             if kind in ("labelme", "voc") and isinstance(path, (str, Path)) and str(path)]
 

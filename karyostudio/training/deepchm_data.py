@@ -2,7 +2,7 @@
 
 Images, rotated boxes and masks come from training/rotated_data.py (same sources, splits,
 resizing and augmentation as the other rotated detector). Here the image is padded as at
-inference (models/rotated/deepchm_image.py) and the target gains "saliency" [3, h, w],
+inference (models/deepchm/image.py) and the target gains "saliency" [3, h, w],
 "crossing" [N] and "bend" [N] (training/deepchm_targets.py): from the masks when the sample has
 them, else from the rotated boxes.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from karyostudio.models.rotated.deepchm_image import pad_image
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
+from karyostudio.models.deepchm.image import pad_image
+from karyostudio.models.deepchm.spec import DeepCHMSpec
 from karyostudio.training.config import AugmentConfig
 from karyostudio.training.deepchm_targets import targets_from_boxes, targets_from_masks
 from karyostudio.training.detection_data import Key, SampleSource

@@ -1,6 +1,6 @@
 """DeepCHM trainer settings: the ``settings`` mapping of a family "deepchm" config, checked.
 
-  model       DeepCHMSpec fields (models/rotated/deepchm_spec.py), e.g. backbone, input_size and
+  model       DeepCHMSpec fields (models/deepchm/spec.py), e.g. backbone, input_size and
               the ablation switches use_pminf / use_sgach / use_hdlos / use_dasmp;
   sources     image collections (training/config.py SourceConfig fields: synth, labelme, voc);
   labelme_dirs folders of reviewed labelme files added to training (train --corrections);
@@ -16,11 +16,11 @@ The paper: Adam 1e-4 decaying by 0.96 every 518 iterations (one epoch), 120 epoc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
 
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec, DeepCHMSpecError
-from karyostudio.training import settings_parsing as parsing
-from karyostudio.training.config import AugmentConfig, ConfigError, SourceConfig
+from karyostudio.models.deepchm.spec import DeepCHMSpec
+from karyostudio.training.config import AugmentConfig, SourceConfig
+from karyostudio.training.errors import ConfigError
+from karyostudio.training.family_settings import check_sources, require_at_least_one
 
 
 @dataclass
@@ -42,39 +42,16 @@ class DeepCHMSettings:
     val_score_floor: float = 0.05
     num_workers: int = 0  # data-loading processes (synthetic images and targets are CPU work)
 
-
-_SCALARS = {"epochs": int, "steps_per_epoch": int, "batch_size": int, "lr": float, "lr_decay": float,
-            "decay_steps": int, "grad_clip": float, "log_every": int, "max_val_images": int,
-            "val_score_floor": float, "data_root": str, "num_workers": int}
-_OPTIONAL = {"steps_per_epoch", "decay_steps", "grad_clip", "max_val_images"}
-
-
-def parse_settings(data: Mapping[str, Any] | None) -> DeepCHMSettings:
-    """Checked settings; ConfigError names unknown keys and bad values."""
-    data = dict(data or {})
-    values = parsing.parse_common(data, DeepCHMSettings, "deepchm", scalars=_SCALARS, optional=_OPTIONAL,
-                                  spec_from_dict=DeepCHMSpec.from_dict, spec_error=DeepCHMSpecError,
-                                  check_val_fraction=True)
-    values["labelme_dirs"] = parsing.parse_labelme_dirs(data)
-    settings = DeepCHMSettings(**values)
-    _check(settings)
-    return settings
-
-
-def settings_to_dict(settings: DeepCHMSettings) -> dict[str, Any]:
-    out = parsing.common_settings_dict(settings)
-    out["labelme_dirs"] = list(settings.labelme_dirs)
-    return out
-
-
-def _check(s: DeepCHMSettings) -> None:
-    if not s.sources:
-        raise ConfigError("settings.sources: a DeepCHM run needs at least one image source")
-    parsing.require_at_least_one(s, ("epochs", "batch_size", "log_every", "steps_per_epoch", "decay_steps",
-                                     "max_val_images"))
-    if s.num_workers < 0:
-        raise ConfigError(f"settings.num_workers must be >= 0, got {s.num_workers}")
-    if s.lr <= 0 or not 0 < s.lr_decay <= 1:
-        raise ConfigError("settings.lr must be positive and settings.lr_decay in (0, 1]")
-    if not 0 <= s.val_score_floor < 1:
-        raise ConfigError("settings.val_score_floor must lie in [0, 1)")
+    def check(self) -> None:
+        """Value rules beyond the field types; ConfigError names the setting."""
+        if not self.sources:
+            raise ConfigError("settings.sources: a DeepCHM run needs at least one image source")
+        check_sources(self.sources)
+        require_at_least_one(self, ("epochs", "batch_size", "log_every", "steps_per_epoch", "decay_steps",
+                                 "max_val_images"))
+        if self.num_workers < 0:
+            raise ConfigError(f"settings.num_workers must be >= 0, got {self.num_workers}")
+        if self.lr <= 0 or not 0 < self.lr_decay <= 1:
+            raise ConfigError("settings.lr must be positive and settings.lr_decay in (0, 1]")
+        if not 0 <= self.val_score_floor < 1:
+            raise ConfigError("settings.val_score_floor must lie in [0, 1)")

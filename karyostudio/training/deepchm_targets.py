@@ -24,7 +24,7 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from karyostudio.geometry.rotated import rotated_box_corners
-from karyostudio.models.rotated.deepchm_loss import bend_degree
+from karyostudio.models.deepchm.loss import bend_degree
 
 SKELETON, EDGE, INTERSECTION = 0, 1, 2
 _MIN_SKELETON_INSIDE = 2  # skeleton pixels inside another mask that make a crossing

@@ -12,7 +12,8 @@ from karyostudio.models.registry import load_predictor
 from karyostudio.synth import SynthConfig
 from karyostudio.synth.dataset import generate_dataset
 from karyostudio.training import checkpoint as ckpt
-from karyostudio.training.centernet_settings import parse_settings
+from karyostudio.training.centernet_settings import CenterNetSettings
+from karyostudio.training.family_settings import read_settings
 from karyostudio.training.config import ConfigError, TrainConfig, add_labelme_source, load_preset, preset_names
 from karyostudio.training.engine import fit
 
@@ -58,17 +59,17 @@ class _Steps:
 
 
 def test_settings_are_checked():
-    with pytest.raises(ConfigError, match="unknown centernet setting"):
-        parse_settings({"sources": [{"kind": "synth"}], "epoch": 3})
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings: epoch; known: model"):
+        read_settings(CenterNetSettings, {"sources": [{"kind": "synth"}], "epoch": 3})
     with pytest.raises(ConfigError, match="crop must be a multiple of 32"):
-        parse_settings({"sources": [{"kind": "synth"}], "crop": 100})
+        read_settings(CenterNetSettings, {"sources": [{"kind": "synth"}], "crop": 100})
     with pytest.raises(ConfigError, match="at least one image source"):
-        parse_settings({})
-    with pytest.raises(ConfigError, match="settings.model: unknown detector spec key"):
-        parse_settings({"sources": [{"kind": "synth"}], "model": {"width": 3}})
+        read_settings(CenterNetSettings, {})
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings.model: width"):
+        read_settings(CenterNetSettings, {"sources": [{"kind": "synth"}], "model": {"width": 3}})
     with pytest.raises(ConfigError, match="scale_range"):
-        parse_settings({"sources": [{"kind": "synth"}], "augment": {"scale_range": [2.0, 1.0]}})
-    assert parse_settings(load_preset("centernet-cpu").settings).crop == 352
+        read_settings(CenterNetSettings, {"sources": [{"kind": "synth"}], "augment": {"scale_range": [2.0, 1.0]}})
+    assert read_settings(CenterNetSettings, load_preset("centernet-cpu").settings).crop == 352
 
 
 def test_fit_exports_a_loadable_detector_and_resumes(tmp_path, synth_folder, isolated_models):
@@ -98,21 +99,18 @@ def test_fit_exports_a_loadable_detector_and_resumes(tmp_path, synth_folder, iso
 
 def test_corrections_folder_is_accepted_by_every_preset(tmp_path, synth_folder):
     """`train --corrections FOLDER` works for every preset: its trainer's settings take the folder."""
-    from karyostudio.training.chromseg_train import chromseg_settings
-    from karyostudio.training.config import check_config, classifier_train_config
-    from karyostudio.training.deepchm_settings import parse_settings as deepchm_settings
-    from karyostudio.training.ermrcnn_settings import parse_settings as ermrcnn_settings
+    from karyostudio.training.config import check_config
+    from karyostudio.training.family_settings import settings_for
 
-    parsers = {"centernet": lambda c: parse_settings(c.settings).labelme_dirs,
-               "deepchm": lambda c: deepchm_settings(c.settings).labelme_dirs,
-               "rotated-maskrcnn": lambda c: ermrcnn_settings(c.settings).labelme_dirs,
-               "chromseg": lambda c: chromseg_settings(c)["labelme_dirs"],
-               "classifier": lambda c: classifier_train_config(c).labelme_dirs,
-               "maskrcnn": lambda c: [s.path for s in c.data.mask_sources if s.kind == "labelme"]}
+    families = set()
     for name in preset_names():
         config = add_labelme_source(load_preset(name), synth_folder)
         check_config(config)
-        assert str(synth_folder.resolve()) in parsers[config.family](config), name
+        families.add(config.family)
+        folders = ([s.path for s in config.data.mask_sources if s.kind == "labelme"] if config.family == "maskrcnn"
+                   else settings_for(config).labelme_dirs)
+        assert str(synth_folder.resolve()) in folders, name
+    assert families == {"maskrcnn", "classic", "chromseg", "deepchm", "rotated-maskrcnn", "centernet"}
 
 
 def test_fit_learns_from_a_corrections_folder(tmp_path, synth_folder):

@@ -16,7 +16,7 @@ from karyostudio.models.overlap.unetpp import UNetPPSpec, build_unetpp
 from karyostudio.models.registry import UnknownModelError
 from karyostudio.synth import SynthConfig
 from karyostudio.training.chromseg_data import synth_crops
-from karyostudio.training.chromseg_train import _to_tensors, fit_chromseg
+from karyostudio.training.chromseg_train import _to_tensors
 from karyostudio.training.config import ConfigError, TrainConfig, load_preset
 from karyostudio.training.engine import fit
 
@@ -108,12 +108,12 @@ def test_cancel_saves_and_resume_finishes(tmp_path, cache):
 
     config = tiny_config(tmp_path / "run", cache)
     with pytest.raises(Cancelled):
-        fit_chromseg(config, [CancelAfterFirstStep()], token)
+        fit(config, [CancelAfterFirstStep()], token)
     assert (tmp_path / "run" / "last.pt").is_file()
     assert not (tmp_path / "run" / "export").exists()
     with pytest.raises(ConfigError, match="already holds"):
-        fit_chromseg(config, [], None)
-    result = fit_chromseg(dataclasses.replace(config, resume=True), [], None)
+        fit(config)
+    result = fit(dataclasses.replace(config, resume=True))
     assert result.steps == 4 and result.epochs == 2 and result.manifest.is_file()
 
 
@@ -127,7 +127,7 @@ def test_cancel_saves_and_resume_finishes(tmp_path, cache):
 ])
 def test_bad_settings_are_config_errors(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
-        fit_chromseg(tiny_config(tmp_path, None, **settings), [], None)
+        fit(tiny_config(tmp_path, None, **settings))
 
 
 def test_presets_load():

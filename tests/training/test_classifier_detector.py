@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,9 @@ from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet,
 from karyostudio.synth import SynthConfig
 from karyostudio.synth.dataset import generate_dataset
 from karyostudio.training.classifier_data import REJECT_LABEL, labelme_crops, match_detections
-from karyostudio.training.classifier_train import TrainingError, init_weights, train_classifier
+from karyostudio.training.classifier_train import init_weights
+from karyostudio.training.engine import fit
+from karyostudio.training.errors import TrainingError
 from tests.training.test_classifier_data import toy_cells
 from tests.training.test_classifier_train import OUT, tiny_config
 
@@ -71,13 +75,12 @@ def test_training_with_a_detector_learns_a_reject_output(tmp_path):
     detector = tmp_path / "detector.pt"
     save_weights(detector, CenterNet(spec).state_dict(), spec)  # untrained: boxes anywhere
     config = tiny_config(tmp_path, epochs=2, val_fraction=0.5, detector=str(detector), detector_score_floor=0.0)
-    result = train_classifier(config)
-    clf = ChromosomeClassifier.load(result.out_path)
+    clf = ChromosomeClassifier.load(fit(config).manifest)
     assert clf.can_reject
-    detected = result.metrics["validation_detected"]
+    detected = clf.metrics["validation_detected"]
     assert detected["false_detections"] > 0 and 0.0 <= detected["reject_recall"] <= 1.0
     # The detector's crops of the training cells joined the training crops.
-    assert result.metrics["data"]["train_crops"] > 12
+    assert clf.metrics["data"]["train_crops"] > 12
     log_probs, reject = clf.read_boxes(np.full((100, 140), 200, np.uint8), [(10, 10, 22, 90)])
     assert log_probs.shape == (1, 24) and reject.shape == (1,)
 
@@ -95,10 +98,11 @@ def test_reviewed_files_become_training_crops(tmp_path):
     ids = ["10001", "10002", "10011", "10012"]
     toy_cells(tmp_path / "data", ids)
     config = tiny_config(tmp_path, epochs=1, val_fraction=0.5, labelme_dirs=[str(folder)])
-    result = train_classifier(config)
-    assert result.metrics["data"]["train_crops"] == 8 + len(data)
+    clf = ChromosomeClassifier.load(fit(config).manifest)
+    assert clf.metrics["data"]["train_crops"] == 8 + len(data)
     with pytest.raises(TrainingError, match="cannot read the reviewed cells"):
-        train_classifier(tiny_config(tmp_path, epochs=1, val_fraction=0.5, labelme_dirs=[str(empty)]))
+        fit(dataclasses.replace(tiny_config(tmp_path, epochs=1, val_fraction=0.5, labelme_dirs=[str(empty)]),
+                                out_dir=str(tmp_path / "second-run")))
 
 
 def test_detector_crops_in_two_processes_match_one(tmp_path):

@@ -1,8 +1,9 @@
-"""Classifier training loop: learns a toy task, cancels, writes loadable checkpoints, end to end."""
+"""Classifier training (the one training loop): learns a toy task, cancels and resumes, writes
+loadable checkpoints, end to end."""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 
 import numpy as np
 import pytest
@@ -10,18 +11,14 @@ import torch
 
 from karyostudio.core.classes import CLASS_NAMES, class_index
 from karyostudio.core.progress import CancelToken, Cancelled
-from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig
+from karyostudio.models.classic.classifier import ChromosomeClassifier
 from karyostudio.models.classic.crops import NUM_FEATURES
 from karyostudio.training.classifier_data import CropDataset
-from karyostudio.training.classifier_train import (
-    ClassifierTrainConfig,
-    TrainingError,
-    augment,
-    evaluate,
-    fit,
-    fit_temperature,
-    train_classifier,
-)
+from karyostudio.training.classifier_eval import evaluate, fit_temperature
+from karyostudio.training.classifier_train import augment, train_on_crops
+from karyostudio.training.config import TrainConfig
+from karyostudio.training.engine import fit
+from karyostudio.training.errors import TrainingError
 from tests.training.test_classifier_data import toy_cells
 
 OUT = (32, 16)
@@ -41,18 +38,18 @@ def toy_dataset(n: int, seed: int) -> CropDataset:
                        [str(c) for c in range(int(np.ceil(n / 8)))])
 
 
-def tiny_config(tmp_path, **changes) -> ClassifierTrainConfig:
-    base = dict(data_root=str(tmp_path / "data"), out_path=str(tmp_path / "clf.pt"),
-                cache_dir=str(tmp_path / "cache"), epochs=3, batch_size=16, lr=1e-2, out_size=OUT,
-                widths=(4, 8), hidden=16, dropout=0.0, max_minutes=None, workers=1, num_threads=1)
-    base.update(changes)
-    return ClassifierTrainConfig(**base)
+RUN_FIELDS = ("max_minutes", "num_threads", "seed", "resume")
 
 
-def tiny_net(config: ClassifierTrainConfig) -> CropNet:
-    torch.manual_seed(0)
-    return CropNet(NetConfig(out_size=config.out_size, widths=config.widths, hidden=config.hidden,
-                             dropout=config.dropout))
+def tiny_config(tmp_path, **changes) -> TrainConfig:
+    """A family "classic" config of a tiny classifier; ``changes`` are settings or run fields."""
+    settings = dict(data_root=str(tmp_path / "data"), out_path=str(tmp_path / "clf.pt"),
+                    cache_dir=str(tmp_path / "cache"), epochs=3, batch_size=16, lr=1e-2, out_size=OUT,
+                    widths=(4, 8), hidden=16, dropout=0.0, workers=1)
+    run = dict(max_minutes=None, num_threads=1)
+    for key, value in changes.items():
+        (run if key in RUN_FIELDS else settings)[key] = value
+    return TrainConfig(name="clf", family="classic", out_dir=str(tmp_path / "run"), settings=settings, **run)
 
 
 class Recorder:
@@ -61,8 +58,8 @@ class Recorder:
         self.epochs: list[dict] = []
         self.cancel_after, self.token = cancel_after, token
 
-    def on_batch_end(self, step: int, total: int, loss: float) -> None:
-        self.losses.append(loss)
+    def on_step_end(self, step: int, losses: dict[str, float]) -> None:
+        self.losses.append(losses["loss"])
         if self.cancel_after is not None and step >= self.cancel_after:
             self.token.cancel()
 
@@ -73,33 +70,40 @@ class Recorder:
 def test_loss_falls_and_best_checkpoint_loads_with_weights_only(tmp_path):
     config = tiny_config(tmp_path, epochs=6)
     rec = Recorder()
-    state, best_epoch, best_acc, history = fit(tiny_net(config), toy_dataset(128, 0), toy_dataset(64, 1),
-                                               config, callbacks=[rec])
+    torch.manual_seed(0)
+    result = train_on_crops(config, toy_dataset(128, 0), toy_dataset(64, 1), callbacks=[rec])
+    history, best_acc = result.history, result.best_metrics["val.accuracy"]
     assert len(rec.losses) == 6 * 8 and len(history) == 6 == len(rec.epochs)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])
-    assert best_acc > 0.9 and history[best_epoch]["val_accuracy"] == best_acc
-    raw = torch.load(config.out_path, weights_only=True)
+    assert best_acc > 0.9 and history[result.best_epoch]["val.accuracy"] == best_acc
+    assert result.manifest == tmp_path / "clf.pt"
+    raw = torch.load(result.manifest, weights_only=True)
     assert raw["config"]["widths"] == [4, 8]
-    clf = ChromosomeClassifier.load(config.out_path)
+    clf = ChromosomeClassifier.load(result.manifest)
     val = toy_dataset(64, 1)
     lp = clf.log_probs(val.crops.astype(np.float32) / 255, val.features)
     assert (lp.argmax(1) == val.labels).mean() == pytest.approx(best_acc, abs=0.05)
 
 
-def test_cancel_stops_between_batches(tmp_path):
+def test_cancel_stops_between_batches_and_the_run_resumes(tmp_path):
     config = tiny_config(tmp_path)
     token = CancelToken()
     rec = Recorder(cancel_after=3, token=token)
+    train, val = toy_dataset(128, 0), toy_dataset(32, 1)
     with pytest.raises(Cancelled):
-        fit(tiny_net(config), toy_dataset(128, 0), toy_dataset(32, 1), config, callbacks=[rec], cancel=token)
+        train_on_crops(config, train, val, callbacks=[rec], cancel=token)
     assert len(rec.losses) == 3 and rec.epochs == []
+    assert (tmp_path / "run" / "last.pt").is_file() and not (tmp_path / "clf.pt").exists()
+    resumed = Recorder()
+    result = train_on_crops(dataclasses.replace(config, resume=True), train, val, callbacks=[resumed])
+    assert len(resumed.losses) == 3 * 8 - 3 and result.steps == 3 * 8 and result.manifest.is_file()
 
 
-def test_deadline_ends_training_early(tmp_path):
-    config = tiny_config(tmp_path, epochs=50)
-    _, _, _, history = fit(tiny_net(config), toy_dataset(64, 0), toy_dataset(16, 1), config,
-                           deadline=time.monotonic() + 0.5)
-    assert len(history) < 50
+def test_time_budget_ends_training_early(tmp_path):
+    # 12 s in all: about 10 s are kept back for the final calibration (_final_phase_seconds)
+    config = tiny_config(tmp_path, epochs=5000, max_minutes=12 / 60)
+    result = train_on_crops(config, toy_dataset(64, 0), toy_dataset(16, 1))
+    assert result.stopped_early and len(result.history) < 5000 and result.manifest.is_file()
 
 
 def test_augment_keeps_shapes_range_and_background():
@@ -144,23 +148,23 @@ def test_train_classifier_end_to_end(tmp_path):
     threads = torch.get_num_threads()
     config = tiny_config(tmp_path, epochs=2, val_fraction=0.5, num_threads=threads + 1)
     rec = type("R", (), {"data": [], "on_data_progress": lambda self, d, t, m="": self.data.append(d)})()
-    result = train_classifier(config, callbacks=[rec])
+    result = fit(config, callbacks=[rec])
     assert torch.get_num_threads() == threads  # the run's thread count is not left behind
     assert rec.data[-1] == len(ids)
-    assert result.out_path.is_file() and len(result.history) == 2
-    data = result.metrics["data"]
+    assert result.manifest.is_file() and len(result.history) == 2
+    clf = ChromosomeClassifier.load(result.manifest)
+    data = clf.metrics["data"]
     assert data["train_images"] == 3 and data["val_images"] == 3 and data["val_crops"] == 12
-    val = result.metrics["validation"]
+    val = clf.metrics["validation"]
     assert set(val["per_class_joint"]) == set(CLASS_NAMES)
     assert 0.0 <= val["top1_joint"] <= 1.0
-    clf = ChromosomeClassifier.load(result.out_path)
-    assert clf.temperature == pytest.approx(result.metrics["temperature"])
+    assert clf.temperature == pytest.approx(clf.metrics["temperature"])
     assert clf.metrics["validation"]["crops"] == 12
     assert clf.metrics["train_config"]["epochs"] == 2 and clf.metrics["train_config"]["out_size"] == [32, 16]
 
 
 def test_expected_calibration_error():
-    from karyostudio.training.classifier_train import expected_calibration_error
+    from karyostudio.training.classifier_eval import expected_calibration_error
 
     conf = np.array([0.95] * 100 + [0.55] * 100)
     calibrated = np.array([True] * 95 + [False] * 5 + [True] * 55 + [False] * 45)
@@ -172,6 +176,6 @@ def test_expected_calibration_error():
 def test_no_time_to_train_is_an_error_and_writes_nothing(tmp_path):
     toy_cells(tmp_path / "data", ["10001", "10011"])
     config = tiny_config(tmp_path, max_minutes=1e-9, val_fraction=0.5)
-    with pytest.raises(TrainingError):
-        train_classifier(config)
+    with pytest.raises(TrainingError, match="ran out before the first training step"):
+        fit(config)
     assert not (tmp_path / "clf.pt").exists()

@@ -13,7 +13,8 @@ from karyostudio.synth import SynthConfig
 from karyostudio.synth.dataset import generate_dataset
 from karyostudio.training import checkpoint as ckpt
 from karyostudio.training.config import ConfigError, TrainConfig, load_preset
-from karyostudio.training.deepchm_settings import parse_settings
+from karyostudio.training.deepchm_settings import DeepCHMSettings
+from karyostudio.training.family_settings import read_settings
 from karyostudio.training.engine import fit
 
 @pytest.fixture(autouse=True, scope="module")
@@ -66,23 +67,23 @@ class _Recorder:
 
 
 def test_unknown_and_bad_settings_are_config_errors():
-    with pytest.raises(ConfigError, match="unknown deepchm setting"):
-        parse_settings({**_settings(), "learning_rate": 0.1})
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings: learning_rate"):
+        read_settings(DeepCHMSettings, {**_settings(), "learning_rate": 0.1})
     with pytest.raises(ConfigError, match="settings.model"):
-        parse_settings(_settings(model={"use_sgachh": True}))
+        read_settings(DeepCHMSettings, _settings(model={"use_sgachh": True}))
     with pytest.raises(ConfigError, match="sources"):
-        parse_settings(_settings(sources=[]))
+        read_settings(DeepCHMSettings, _settings(sources=[]))
     with pytest.raises(ConfigError, match="unknown setting"):
-        parse_settings(_settings(augment={"flips": True}))
+        read_settings(DeepCHMSettings, _settings(augment={"flips": True}))
     with pytest.raises(ConfigError, match=r"settings.sources\[0\].split must be one of"):
-        parse_settings(_settings(sources=[{"kind": "voc", "path": "taichung", "split": "by-patient"}]))
+        read_settings(DeepCHMSettings, _settings(sources=[{"kind": "voc", "path": "taichung", "split": "by-patient"}]))
 
 
 def test_presets_load_and_parse():
-    tiny = parse_settings(load_preset("deepchm-cpu-tiny").settings)
+    tiny = read_settings(DeepCHMSettings, load_preset("deepchm-cpu-tiny").settings)
     assert tiny.model.backbone == "resnet18" and tiny.sources[0].kind == "synth"
     paper = load_preset("deepchm-r50")
-    settings = parse_settings(paper.settings)
+    settings = read_settings(DeepCHMSettings, paper.settings)
     assert paper.device == "cuda"
     assert settings.model.backbone == "resnet50" and settings.model.anchors_per_location == 48
     assert settings.lr == pytest.approx(1e-4) and settings.lr_decay == pytest.approx(0.96) and settings.epochs == 120

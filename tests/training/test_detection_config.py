@@ -11,7 +11,6 @@ import yaml
 from karyostudio.training.config import (
     ConfigError,
     TrainConfig,
-    classifier_train_config,
     config_from_dict,
     config_to_dict,
     data_path,
@@ -104,20 +103,23 @@ def test_resume_may_change_where_a_run_runs_but_not_what_it_learns():
     assert resume_mismatch(a, c) == ["model.attention", "optim.lr"]
 
 
-def test_default_cpu_preset_maps_onto_the_classifier_trainers_config(tmp_path):
+def test_default_cpu_preset_maps_onto_the_classifier_settings(tmp_path):
+    from karyostudio.training.classifier_train import ClassifierTask
+
     preset = load_preset("default-cpu")
-    assert preset.family == "classifier"
+    assert preset.family == "classic"
     config = TrainConfig(**{**preset.__dict__, "out_dir": str(tmp_path), "max_minutes": 7.0,
                             "data": preset.data.__class__(root="/data")})
-    settings = classifier_train_config(config)
+    settings = ClassifierTask(config).s
     assert settings.data_root == "/data/taichung"
     assert settings.out_path == str(tmp_path / "default-cpu-classifier.pt")
-    assert settings.max_minutes == 7.0 and settings.epochs == 4
+    assert settings.epochs == 4
     # The shipped detector and classifier are found in the model folders, wherever the run starts.
     assert settings.detector.endswith("models/default-cpu-detector.pt")
     assert settings.init_from.endswith("models/default-cpu-classifier.pt")
     with pytest.raises(ConfigError, match="no weights file"):
-        classifier_train_config(TrainConfig(**{**config.__dict__, "classifier": {"data_root": "x",
-                                                                                 "detector": "missing.pt"}}))
-    with pytest.raises(ConfigError, match="unknown classifier setting"):
-        classifier_train_config(TrainConfig(**{**config.__dict__, "classifier": {"data_root": "x", "epoch": 2}}))
+        ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {"data_root": "x", "detector": "missing.pt"}}))
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings: epoch; known: data_root"):
+        ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {"data_root": "x", "epoch": 2}}))
+    with pytest.raises(ConfigError, match="settings.data_root is required"):
+        ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {}}))

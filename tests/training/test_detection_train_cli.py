@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from karyostudio.cli import main
-from karyostudio.training import engine
-from karyostudio.training.classifier_train import TrainResult
-from tests.training.test_engine import tiny_settings
+from karyostudio.models.classic.classifier import ChromosomeClassifier
+from tests.training.test_engine import given_crops, tiny_settings
 
 
 def write_config(tmp_path, **changes) -> Path:
@@ -59,19 +58,11 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
 
 
 def test_default_cpu_preset_trains_the_classifier_with_out_and_time_budget(tmp_path, monkeypatch, capsys):
-    seen = {}
-
-    def fake_train_classifier(settings, callbacks=None, cancel=None):
-        seen["settings"] = settings
-        callbacks[0].on_batch_end(1, 1, 0.5)
-        return TrainResult(out_path=Path(settings.out_path), best_epoch=0, best_val_accuracy=0.9,
-                           history=[{"epoch": 0, "steps": 1}])
-
-    monkeypatch.setattr(engine, "train_classifier", fake_train_classifier)
+    given_crops(monkeypatch)
     argv = ["train", "--preset", "default-cpu", "--out", str(tmp_path), "--max-minutes", "2",
             "--data-root", str(tmp_path / "data")]
     assert main(argv) == 0
-    settings = seen["settings"]
-    assert settings.out_path == str(tmp_path / "default-cpu-classifier.pt")
-    assert settings.max_minutes == 2.0 and settings.data_root == str(tmp_path / "data" / "taichung")
-    assert "val_accuracy 0.9" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "val.accuracy" in out and f"model: {tmp_path / 'default-cpu-classifier.pt'}" in out
+    train_config = ChromosomeClassifier.load(tmp_path / "default-cpu-classifier.pt").metrics["train_config"]
+    assert train_config["max_minutes"] == 2.0 and train_config["data_root"] == str(tmp_path / "data" / "taichung")

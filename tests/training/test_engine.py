@@ -1,5 +1,5 @@
 """The training engine on tiny CPU runs: each regime learns, box batches spare the mask head, cancel leaves a
-checkpoint that resumes bit for bit, time budgets, exports, two-process DDP and the classifier hand-off."""
+checkpoint that resumes bit for bit, time budgets, exports, two-process DDP and the crop classifier's run."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ import torch
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.models.maskrcnn import build_maskrcnn, from_manifest, mask_head_parameters
 from karyostudio.models.manifest import read_manifest
-from karyostudio.training import engine
 from karyostudio.training.checkpoint import load_train_state
-from karyostudio.training.classifier_train import TrainResult
+from karyostudio.models.classic.classifier import ChromosomeClassifier
+from karyostudio.models.classic.crops import NUM_FEATURES
+from karyostudio.training.classifier_data import CropDataset
+from karyostudio.training.classifier_train import ClassifierTask
 from karyostudio.training.config import ConfigError, config_from_dict, load_preset, plan_stages
 from karyostudio.training.detection_data import stream_for_step
 from karyostudio.training.engine import FitResult, fit
@@ -175,26 +177,36 @@ def test_alternating_steps_mix_box_and_mask_batches_by_the_ratio():
     assert {stream_for_step(("masks",), s, seed=0, box_ratio=0.3) for s in range(50)} == {"masks"}
 
 
-def test_default_cpu_preset_hands_over_to_the_classifier_trainer(tmp_path, monkeypatch):
-    seen = {}
+def random_crops(n: int, out_size: tuple[int, int], seed: int) -> CropDataset:
+    """Crops of the given size with random pixels and labels (enough for steps to run)."""
+    rng = np.random.default_rng(seed)
+    return CropDataset(rng.integers(0, 255, (n, *out_size), dtype=np.uint8),
+                       rng.normal(size=(n, NUM_FEATURES)).astype(np.float32), rng.integers(0, 24, n).astype(np.int64),
+                       (np.arange(n) // 8).astype(np.int32), [str(c) for c in range(-(-n // 8))])
 
-    def fake_train_classifier(settings, callbacks=None, cancel=None):
-        seen["settings"] = settings
-        for cb in callbacks:
-            cb.on_batch_end(1, 2, 0.9)
-            cb.on_batch_end(2, 2, 0.7)
-            cb.on_epoch_end(0, {"epoch": 0, "steps": 2, "val_accuracy": 0.5})
-        return TrainResult(out_path=Path(settings.out_path), best_epoch=0, best_val_accuracy=0.5,
-                           history=[{"epoch": 0, "steps": 2, "val_accuracy": 0.5}])
 
-    monkeypatch.setattr(engine, "train_classifier", fake_train_classifier)
-    config = dataclasses.replace(load_preset("default-cpu"), out_dir=str(tmp_path), max_minutes=3.0)
+def given_crops(monkeypatch):
+    """ClassifierTask reads these crops instead of building them from a Taichung tree."""
+    monkeypatch.setattr(ClassifierTask, "_crops",
+                        lambda task: (random_crops(64, task.s.out_size, 0), random_crops(16, task.s.out_size, 1)))
+
+
+def test_default_cpu_preset_trains_the_classifier_in_the_one_loop(tmp_path, monkeypatch):
+    given_crops(monkeypatch)
+    preset = load_preset("default-cpu")
+    config = dataclasses.replace(preset, out_dir=str(tmp_path), max_minutes=3.0,
+                                 settings={**preset.settings, "epochs": 2, "batch_size": 16})
     recorder = Recorder()
     result = fit(config, [recorder])
-    assert seen["settings"].out_path == str(tmp_path / "default-cpu-classifier.pt")
-    assert seen["settings"].max_minutes == 3.0
-    assert recorder.info["total_steps"] == 2 and recorder.losses == {1: {"loss": 0.9}, 2: {"loss": 0.7}}
-    assert result.best_metrics == {"val_accuracy": 0.5} and result.steps == 2 and recorder.result is result
+    assert recorder.info["family"] == "classic" and recorder.info["total_steps"] == 2 * 4
+    assert sorted(recorder.losses) == list(range(1, 9)) and len(recorder.epochs) == 2
+    assert set(result.best_metrics) == {"val.accuracy", "val.loss"} and recorder.result is result
+    assert result.manifest == tmp_path / "default-cpu-classifier.pt" and result.last_checkpoint.is_file()
+    # The shipped detector's and classifier's weights are found in the model folders.
+    train_config = ChromosomeClassifier.load(result.manifest).metrics["train_config"]
+    assert train_config["detector"].endswith("models/default-cpu-detector.pt")
+    assert train_config["init_from"].endswith("models/default-cpu-classifier.pt")
+    assert train_config["max_minutes"] == 3.0
     with pytest.raises(ConfigError, match="CPU only"):
         fit(dataclasses.replace(config, device="cuda"))
 

@@ -1,4 +1,4 @@
-"""fit_ermrcnn through engine.fit: losses fall, cancel saves, export loads as a predictor."""
+"""Enhanced Rotated Mask R-CNN training through engine.fit: losses fall, cancel saves, export loads as a predictor."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_time_budget_stops_early_and_still_exports(tmp_path):
 
 
 def test_unknown_and_bad_settings_are_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match="unknown rotated-maskrcnn setting"):
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings: learning_rate"):
         fit(_config(tmp_path, learning_rate=0.1))
     with pytest.raises(ConfigError, match="settings.model"):
         fit(_config(tmp_path, model={"backbone": "vgg"}))
@@ -103,14 +103,15 @@ def test_unknown_and_bad_settings_are_config_errors(tmp_path):
 def test_presets_load():
     tiny, paper = load_preset("ermrcnn-cpu-tiny"), load_preset("ermrcnn-r50")
     assert tiny.family == paper.family == "rotated-maskrcnn"
-    from karyostudio.training.ermrcnn_settings import parse_settings
+    from karyostudio.training.ermrcnn_settings import ERMRCNNSettings
+    from karyostudio.training.family_settings import read_settings
 
-    settings = parse_settings(paper.settings)
+    settings = read_settings(ERMRCNNSettings, paper.settings)
     assert settings.model.backbone == "resnet50" and settings.model.input_size == 640
     assert settings.lr == 0.005 and settings.momentum == 0.9 and settings.epochs == 100
     assert settings.model.horizontal_branch and settings.model.endpoint_branch
-    assert parse_settings(tiny.settings).model.backbone == "resnet18"
+    assert read_settings(ERMRCNNSettings, tiny.settings).model.backbone == "resnet18"
     torch.manual_seed(0)  # the paper preset's model builds (no training: that needs a GPU)
-    from karyostudio.models.rotated.ermrcnn import build_ermrcnn
+    from karyostudio.models.ermrcnn.model import build_ermrcnn
 
     assert sum(p.numel() for p in build_ermrcnn(settings.model).parameters()) > 1e7

@@ -13,9 +13,10 @@ Scale: the network is trained on images rescaled so that chromosomes have about
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
 
 
 class CenterNetSpecError(ValueError):
@@ -67,31 +68,9 @@ class CenterNetSpec:
             raise CenterNetSpecError(f"max_detections must be >= 1, got {self.max_detections}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return to_mapping(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CenterNetSpec":
-        if not isinstance(data, Mapping):
-            raise CenterNetSpecError(f"a detector spec must be a mapping, got {type(data).__name__}")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise CenterNetSpecError(f"unknown detector spec key(s): {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            default = known[name].default
-            try:
-                if isinstance(default, tuple):
-                    values[name] = tuple(int(v) for v in value)
-                elif isinstance(default, bool):
-                    values[name] = bool(value)
-                elif isinstance(default, int):
-                    if isinstance(value, float) and not value.is_integer():
-                        raise ValueError(f"not a whole number: {value}")
-                    values[name] = int(value)
-                else:
-                    values[name] = float(value)
-            except (TypeError, ValueError) as exc:
-                raise CenterNetSpecError(f"bad value for {name}: {value!r} ({exc})") from None
-        return cls(**values)
+        """The spec of a mapping of its fields (a config's or a manifest's); CenterNetSpecError names what does not fit."""
+        return from_mapping(cls, data, error=CenterNetSpecError)

@@ -8,10 +8,11 @@ chromosome 1 about 100 x 15 px, lying at any angle.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from karyostudio.core.classes import NUM_CLASSES
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
 
 BACKBONES = ("resnet50", "resnet18", "mobilenet_v3_large")
 NORMS = ("group", "batch")
@@ -74,17 +75,9 @@ class MaskRCNNSpec:
         return f"maskrcnn-{BACKBONE_SHORT_NAMES[self.backbone]}" + ("-attn" if self.attention else "")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return to_mapping(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MaskRCNNSpec":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise SpecError(f"bad model settings: {exc}") from None
+        """The spec of a mapping of its fields (a config's or a manifest's); SpecError names what does not fit."""
+        return from_mapping(cls, data, error=SpecError)

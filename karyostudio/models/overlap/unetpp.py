@@ -19,11 +19,14 @@ probabilities. The network returns logits; probabilities are their sigmoid.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
 
 
 class UNetPPSpecError(ValueError):
@@ -56,18 +59,12 @@ class UNetPPSpec:
         return 2 ** (self.depth - 1)
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return to_mapping(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "UNetPPSpec":
-        known = {"in_channels", "base_channels", "depth"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UNetPPSpecError(f"unknown network setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**{k: int(v) for k, v in data.items()})
-        except (TypeError, ValueError) as exc:
-            raise UNetPPSpecError(f"bad network settings {data!r}: {exc}") from None
+    def from_dict(cls, data: Mapping[str, Any]) -> "UNetPPSpec":
+        """The spec of a mapping of its fields (a config's or a manifest's); UNetPPSpecError names what does not fit."""
+        return from_mapping(cls, data, error=UNetPPSpecError)
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:

@@ -17,9 +17,9 @@ SMALL = CenterNetSpec(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), stem_channels=
 
 def test_spec_round_trip_and_errors():
     assert CenterNetSpec.from_dict(SMALL.to_dict()) == SMALL
-    with pytest.raises(CenterNetSpecError, match="unknown detector spec key"):
+    with pytest.raises(CenterNetSpecError, match="unknown setting.*: widht; known: widths"):
         CenterNetSpec.from_dict({"widht": [1, 2, 3, 4]})
-    with pytest.raises(CenterNetSpecError, match="bad value for score_threshold"):
+    with pytest.raises(CenterNetSpecError, match="score_threshold must be a number, got .high."):
         CenterNetSpec.from_dict({"score_threshold": "high"})
     with pytest.raises(CenterNetSpecError, match="score_threshold"):
         CenterNetSpec(score_threshold=1.5)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from karyostudio.models.rotated.deepchm_sampling import (
+from karyostudio.models.deepchm.sampling import (
     dasmp_weights,
     sample_count,
     sample_negatives,

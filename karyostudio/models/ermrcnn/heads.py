@@ -25,7 +25,7 @@ from torchvision.models.detection.faster_rcnn import TwoMLPHead
 from torchvision.ops import batched_nms
 
 from karyostudio.models.maskrcnn.backbones import group_norm
-from karyostudio.models.rotated.ermrcnn_masks import mask_nms, mask_targets, paste_window
+from karyostudio.models.ermrcnn.masks import mask_nms, mask_targets, paste_window
 from karyostudio.models.rotated.geometry import (
     batched_skew_nms,
     boxes_to_xyxy,

@@ -12,8 +12,8 @@ from typing import Mapping
 import torch
 
 from karyostudio.models.manifest import Manifest, ManifestError
-from karyostudio.models.rotated.ermrcnn import build_ermrcnn
-from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec, ERMRCNNSpecError
+from karyostudio.models.ermrcnn.model import build_ermrcnn
+from karyostudio.models.ermrcnn.spec import ERMRCNNSpec, ERMRCNNSpecError
 from karyostudio.models.weights_io import WeightsFormat
 
 FAMILY = "rotated-maskrcnn"

@@ -12,8 +12,8 @@ from typing import Mapping
 import torch
 
 from karyostudio.models.manifest import Manifest, ManifestError
-from karyostudio.models.rotated.deepchm import DeepCHM
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec, DeepCHMSpecError
+from karyostudio.models.deepchm.model import DeepCHM
+from karyostudio.models.deepchm.spec import DeepCHMSpec, DeepCHMSpecError
 from karyostudio.models.weights_io import WeightsFormat
 
 FAMILY = "deepchm"

@@ -23,6 +23,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
+
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 
 
@@ -103,46 +105,13 @@ class DeepCHMSpec:
         return len(self.scales) * len(self.ratios) * int(round(180.0 / self.angle_step))
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return to_mapping(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DeepCHMSpec":
-        if not isinstance(data, Mapping):
-            raise DeepCHMSpecError(f"a DeepCHM model spec must be a mapping, got {type(data).__name__}")
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise DeepCHMSpecError(f"unknown DeepCHM model setting(s): {', '.join(unknown)}; "
-                                   f"known: {', '.join(known)}")
-        values = {}
-        for key, value in data.items():
-            default = known[key].default
-            if isinstance(default, tuple):
-                if not isinstance(value, (list, tuple)):
-                    raise DeepCHMSpecError(f"{key} must be a list, got {value!r}")
-                kind = type(default[0])
-                values[key] = tuple(_scalar(kind, v, key) for v in value)
-            else:
-                values[key] = _scalar(type(default), value, key)
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise DeepCHMSpecError(str(exc)) from None
+        """The spec of a mapping of its fields (a config's or a manifest's); DeepCHMSpecError names what does not fit."""
+        return from_mapping(cls, data, error=DeepCHMSpecError)
 
     def with_flags(self, **flags: bool) -> "DeepCHMSpec":
         return dataclasses.replace(self, **flags)
-
-
-def _scalar(kind: type, value: Any, key: str) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise DeepCHMSpecError(f"{key} must be true or false, got {value!r}")
-        return value
-    if kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-            raise DeepCHMSpecError(f"{key} must be a{'n integer' if kind is int else ' number'}, got {value!r}")
-        return kind(value)
-    if kind is str and not isinstance(value, str):
-        raise DeepCHMSpecError(f"{key} must be a string, got {value!r}")
-    return value
 

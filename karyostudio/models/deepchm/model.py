@@ -20,18 +20,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from karyostudio.models.rotated.deepchm_anchors import anchor_locations, anchors_at, base_anchor_shapes, gather_at
-from karyostudio.models.rotated.deepchm_assign import assign_anchors
-from karyostudio.models.rotated.deepchm_loss import (
+from karyostudio.models.deepchm.anchors import anchor_locations, anchors_at, base_anchor_shapes, gather_at
+from karyostudio.models.deepchm.assign import assign_anchors
+from karyostudio.models.deepchm.loss import (
     anchor_focal_loss,
     aspect_ratio,
     hardness_weights,
     kld_regression_loss,
     saliency_focal_loss,
 )
-from karyostudio.models.rotated.deepchm_net import DeepCHMNet
-from karyostudio.models.rotated.deepchm_sampling import sample_count, sample_negatives
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
+from karyostudio.models.deepchm.net import DeepCHMNet
+from karyostudio.models.deepchm.sampling import sample_count, sample_negatives
+from karyostudio.models.deepchm.spec import DeepCHMSpec
 from karyostudio.models.rotated.geometry import decode, skew_nms
 
 LOSS_NAMES = ("loss_saliency", "loss_cls", "loss_reg")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from karyostudio.models.rotated.ermrcnn import rbox_ends, target_points
-from karyostudio.models.rotated.ermrcnn_endpoints import (
+from karyostudio.models.ermrcnn.model import rbox_ends, target_points
+from karyostudio.models.ermrcnn.endpoints import (
     EndpointBranch,
     endpoint_heatmap,
     endpoint_loss,

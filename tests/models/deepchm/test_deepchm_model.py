@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import karyostudio.models.rotated.deepchm as deepchm_module
-from karyostudio.models.rotated.deepchm import DeepCHM
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec, DeepCHMSpecError
+import karyostudio.models.deepchm.model as deepchm_module
+from karyostudio.models.deepchm.model import DeepCHM
+from karyostudio.models.deepchm.spec import DeepCHMSpec, DeepCHMSpecError
 from karyostudio.training.deepchm_targets import targets_from_boxes
 
 TINY = dict(backbone="resnet18", fpn_channels=16, head_channels=16, aspp_rates=(1, 2), input_size=64,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from karyostudio.models.rotated.deepchm_assign import assign_anchors
-from karyostudio.models.rotated.deepchm_loss import (
+from karyostudio.models.deepchm.assign import assign_anchors
+from karyostudio.models.deepchm.loss import (
     anchor_focal_loss,
     aspect_ratio,
     bend_degree,

@@ -7,7 +7,7 @@ import torch
 
 from karyostudio.geometry.polygons import polygon_to_mask
 from karyostudio.geometry.rotated import rotated_box_to_polygon
-from karyostudio.models.rotated.ermrcnn_masks import mask_nms, mask_targets, paste_mask, paste_window, window_iou
+from karyostudio.models.ermrcnn.masks import mask_nms, mask_targets, paste_mask, paste_window, window_iou
 
 
 def _ellipse_mask(shape, box) -> np.ndarray:

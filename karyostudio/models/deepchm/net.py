@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models import resnet18, resnet34, resnet50
 
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
+from karyostudio.models.deepchm.spec import DeepCHMSpec
 
 _RESNETS = {"resnet18": (resnet18, (64, 128, 256, 512)), "resnet34": (resnet34, (64, 128, 256, 512)),
             "resnet50": (resnet50, (256, 512, 1024, 2048))}

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from karyostudio.models.registry import load_predictor
-from karyostudio.models.rotated.deepchm import DeepCHM
-from karyostudio.models.rotated.deepchm_image import prepare
-from karyostudio.models.rotated.deepchm_predictor import boxes_to_image
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
-from karyostudio.models.rotated.deepchm_weights import DeepCHMWeightsError, export_model, read_weights
+from karyostudio.models.deepchm.model import DeepCHM
+from karyostudio.models.deepchm.image import prepare
+from karyostudio.models.deepchm.predictor import boxes_to_image
+from karyostudio.models.deepchm.spec import DeepCHMSpec
+from karyostudio.models.deepchm.weights import DeepCHMWeightsError, export_model, read_weights
 
 SPEC = DeepCHMSpec(backbone="resnet18", fpn_channels=16, head_channels=16, aspp_rates=(1, 2), input_size=64,
                    base_size=2.5, pre_nms_top_n=100, max_detections=20)

@@ -9,10 +9,11 @@ the paper's ablations (both off = plain Rotated Mask R-CNN).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from karyostudio.core.classes import NUM_CLASSES
+from karyostudio.core.typed_mapping import from_mapping, to_mapping
 from karyostudio.models.maskrcnn.spec import BACKBONES, NORMS, MaskRCNNSpec
 
 
@@ -92,16 +93,9 @@ class ERMRCNNSpec:
                             input_size=self.input_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return to_mapping(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ERMRCNNSpec":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ERMRCNNSpecError(f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ERMRCNNSpecError(f"bad model settings: {exc}") from None
+        """The spec of a mapping of its fields (a config's or a manifest's); ERMRCNNSpecError names what does not fit."""
+        return from_mapping(cls, data, error=ERMRCNNSpecError)

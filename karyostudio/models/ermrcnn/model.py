@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 from karyostudio.models.maskrcnn.backbones import LEVEL_NAMES, build_backbone
-from karyostudio.models.rotated.ermrcnn_endpoints import EndpointBranch, endpoint_heatmap, endpoint_loss, mask_endpoints
-from karyostudio.models.rotated.ermrcnn_heads import RotatedRoIHeads
-from karyostudio.models.rotated.ermrcnn_rpn import RotatedRPN
-from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec
+from karyostudio.models.ermrcnn.endpoints import EndpointBranch, endpoint_heatmap, endpoint_loss, mask_endpoints
+from karyostudio.models.ermrcnn.heads import RotatedRoIHeads
+from karyostudio.models.ermrcnn.rpn import RotatedRPN
+from karyostudio.models.ermrcnn.spec import ERMRCNNSpec
 
 SIZE_DIVISIBLE = 64  # the coarsest FPN level has stride 64
 

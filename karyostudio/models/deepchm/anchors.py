@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
+from karyostudio.models.deepchm.spec import DeepCHMSpec
 
 
 def base_anchor_shapes(spec: DeepCHMSpec) -> torch.Tensor:

@@ -8,11 +8,11 @@ import torch
 
 from karyostudio.metrics.detection import ROTATED_BOX
 from karyostudio.models.registry import load_predictor
-from karyostudio.models.rotated.ermrcnn import build_ermrcnn
-from karyostudio.models.rotated.ermrcnn_heads import RBOX_WEIGHTS, xyxy_to_rotated
-from karyostudio.models.rotated.ermrcnn_rpn import level_anchors, upright_xyxy
-from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec, ERMRCNNSpecError
-from karyostudio.models.rotated.ermrcnn_weights import ERMRCNNWeightsError, export_model, read_weights, save_weights
+from karyostudio.models.ermrcnn.model import build_ermrcnn
+from karyostudio.models.ermrcnn.heads import RBOX_WEIGHTS, xyxy_to_rotated
+from karyostudio.models.ermrcnn.rpn import level_anchors, upright_xyxy
+from karyostudio.models.ermrcnn.spec import ERMRCNNSpec, ERMRCNNSpecError
+from karyostudio.models.ermrcnn.weights import ERMRCNNWeightsError, export_model, read_weights, save_weights
 from karyostudio.models.rotated.geometry import encode
 from karyostudio.training.detection_data import SynthSource
 from karyostudio.training.rotated_data import RotatedDetectionDataset
@@ -87,7 +87,7 @@ def test_anchors_are_canonical_upright_boxes():
 def test_spec_and_weights_round_trip(tmp_path):
     spec = ERMRCNNSpec(**TINY)
     assert ERMRCNNSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(ERMRCNNSpecError, match="unknown model setting"):
+    with pytest.raises(ERMRCNNSpecError, match=r"unknown setting\(s\): \w+; known: backbone"):
         ERMRCNNSpec.from_dict({"bogus": 1})
     torch.manual_seed(0)
     model = build_ermrcnn(spec)

@@ -18,10 +18,10 @@ import torch
 from karyostudio.core.instance import Instance
 from karyostudio.models.manifest import Manifest
 from karyostudio.models.maskrcnn.detection_predictor import DetectionPredictor
-from karyostudio.models.rotated.ermrcnn import EnhancedRotatedMaskRCNN
-from karyostudio.models.rotated.ermrcnn_masks import paste_window
-from karyostudio.models.rotated.ermrcnn_spec import ERMRCNNSpec
-from karyostudio.models.rotated.ermrcnn_weights import load_model
+from karyostudio.models.ermrcnn.model import EnhancedRotatedMaskRCNN
+from karyostudio.models.ermrcnn.masks import paste_window
+from karyostudio.models.ermrcnn.spec import ERMRCNNSpec
+from karyostudio.models.ermrcnn.weights import load_model
 from karyostudio.models.rotated.postprocess import instance_from_mask
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from karyostudio.models.rotated.deepchm_loss import hardness_function
+from karyostudio.models.deepchm.loss import hardness_function
 
 
 def sample_count(positives: int, negatives: int, neg_per_pos: float, min_negatives: int) -> int:

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from karyostudio.models.rotated.deepchm_anchors import anchor_locations, anchors_at, base_anchor_shapes, gather_at
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec, DeepCHMSpecError
+from karyostudio.models.deepchm.anchors import anchor_locations, anchors_at, base_anchor_shapes, gather_at
+from karyostudio.models.deepchm.spec import DeepCHMSpec, DeepCHMSpecError
 
 
 def test_paper_anchor_set_has_48_shapes_with_expected_sides_and_angles():

@@ -17,10 +17,10 @@ from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
 from karyostudio.models.manifest import Manifest, ManifestError
 from karyostudio.models.maskrcnn.image_prep import as_uint8
-from karyostudio.models.rotated.deepchm import DeepCHM, Detections
-from karyostudio.models.rotated.deepchm_image import prepare
-from karyostudio.models.rotated.deepchm_spec import DeepCHMSpec
-from karyostudio.models.rotated.deepchm_weights import load_model
+from karyostudio.models.deepchm.model import DeepCHM, Detections
+from karyostudio.models.deepchm.image import prepare
+from karyostudio.models.deepchm.spec import DeepCHMSpec
+from karyostudio.models.deepchm.weights import load_model
 from karyostudio.models.rotated.postprocess import instance_from_rotated_box
 
 

@@ -1,0 +1,1 @@
+"""DeepCHM: the rotated-anchor chromosome detector (network, anchors, sampling, loss, predictor, weights)."""
