@@ -15,6 +15,10 @@ class FormatError(Exception):
         super().__init__(where + message)
 
 
+class CheckpointError(FormatError):
+    """A model or training checkpoint file is missing, damaged or not a karyostudio checkpoint."""
+
+
 class ImageReadError(FormatError):
     """An image file is missing, empty, truncated, corrupt, of an unsupported kind or absurd size."""
 

@@ -19,17 +19,15 @@ from typing import Any, Mapping
 import torch
 
 from karyostudio.io.atomic import atomic_write_text
-from karyostudio.io.errors import FormatError
+from karyostudio.io.errors import CheckpointError
 from karyostudio.models.weights_io import load_torch_dict, save_torch_dict
 
 CHECKPOINT_FORMAT = "karyostudio-train-checkpoint"
 BEST_FORMAT = "karyostudio-best-model"
 CHECKPOINT_VERSION = 1
 LAST_NAME, BEST_NAME, LOG_NAME, CONFIG_NAME = "last.pt", "best.pt", "metrics.jsonl", "config.json"
-
-
-class CheckpointError(FormatError):
-    """A checkpoint file is missing, damaged or not a karyostudio training checkpoint."""
+__all__ = ["CheckpointError", "MetricLog", "load_best", "load_train_state", "save_best", "save_train_state",
+           "write_config"]
 
 
 def _save(path: Path, payload: Mapping[str, Any]) -> Path:

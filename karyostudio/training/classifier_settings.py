@@ -5,7 +5,8 @@ run's seed, time budget (``max_minutes``, crop building included) and thread cou
 config's common fields.
 
   data_root        a Taichung-style VOC folder (relative: under data.root / $KARYOSTUDIO_DATA);
-  out_path         the classifier checkpoint written at the end (relative: under out_dir);
+  pipeline_from    the installed classic model whose detector score threshold and assignment
+                   calibration the exported model takes (None: the pipeline's defaults);
   cache_dir        where built crops are cached (None: not cached);
   epochs, batch_size, lr (AdamW, cosine after a short warm-up, by steps or by the time budget,
   whichever is further along), weight_decay, label_smoothing;
@@ -33,7 +34,7 @@ from karyostudio.training.family_settings import require_at_least_one
 @dataclass
 class ClassifierSettings:
     data_root: str = ""
-    out_path: str = "default-cpu-classifier.pt"
+    pipeline_from: str | None = "default-cpu"
     cache_dir: str | None = ".cache"
     epochs: int = 8
     batch_size: int = 128

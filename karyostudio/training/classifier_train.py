@@ -7,7 +7,8 @@ boxes on the same images (its false detections teach the "no chromosome" output)
 cells and of reviewed labelme files. Steps are batches with batch-level augmentation; every
 epoch ends with validation accuracy ("val.accuracy", "val.loss"); the best epoch is kept in
 best.pt. The export loads the best weights, calibrates a softmax temperature on validation and
-writes the classifier checkpoint (``settings.out_path``) with its measured metrics.
+writes a complete classic-pipeline model into ``<out_dir>/export`` (models/classic/export.py): the
+classifier checkpoint with its measured metrics, the detector it was trained with and a manifest.
 
 Time budget: the learning-rate schedule runs on whichever is further along, steps or wall time,
 and the run keeps back what the final calibration and evaluation need, so a slow machine still
@@ -28,7 +29,9 @@ import torch.nn.functional as F
 from karyostudio.core.progress import CancelToken
 from karyostudio.core.typed_mapping import to_mapping
 from karyostudio.io.errors import AnnotationReadError, ImageReadError
-from karyostudio.models.classic.classifier import CropNet, NetConfig, load_checkpoint, save_checkpoint, split_reject
+from karyostudio.models.classic.classifier import CropNet, NetConfig, load_checkpoint, split_reject
+from karyostudio.models.classic.export import export_classic_model
+from karyostudio.models.manifest import Manifest, ManifestError, find_manifests, read_manifest
 from karyostudio.training.classifier_data import (
     CropDataset,
     build_detector_crops,
@@ -66,7 +69,7 @@ class ClassifierTask(TrainingTask):
             raise ConfigError("the crop classifier trains on the CPU only; use device cpu")
         self.config, self.crops = config, crops
         self.s = resolved_paths(config, settings_for(config))
-        self.out_path = Path(self.s.out_path)
+        self.template = pipeline_template(self.s.pipeline_from)
 
     # setup
 
@@ -192,8 +195,54 @@ class ClassifierTask(TrainingTask):
             metrics["validation_detected"] = evaluate_detected(
                 log_probs_of(predict_logits(net, self.detected_val), temperature), self.detected_val)
         metrics["train_minutes"] = state.minutes
-        save_checkpoint(self.out_path, net, temperature=temperature, metrics=metrics)
-        return self.out_path
+        manifest = export_classic_model(
+            self.run.out / "export", self.config.name, net, temperature=temperature, checkpoint_metrics=metrics,
+            detector=self.s.detector, template=self.template, description=self._description(),
+            training_data=self._training_data(), metrics=manifest_metrics(metrics))
+        return manifest.path
+
+    def _description(self) -> str:
+        finder = "learned chromosome detector" if self.s.detector else "classic threshold segmentation"
+        calibration = (f"; detector threshold and assignment calibration of {self.s.pipeline_from}"
+                       if self.template is not None else "")
+        return f"CPU pipeline: {finder} + crop classifier trained by karyostudio train{calibration}"
+
+    def _training_data(self) -> str:
+        s = self.s
+        parts = [f"crops of the VOC boxes of {s.data_root}"]
+        if s.detector:
+            parts.append(f"of the detector's boxes on the same cells ({Path(s.detector).name})")
+        if s.synth_cells:
+            parts.append(f"of {s.synth_cells} synthetic cells (seed {s.synth_seed})")
+        if s.labelme_dirs:
+            parts.append("of the reviewed cells in " + ", ".join(s.labelme_dirs))
+        return "; ".join(parts)
+
+
+def manifest_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The validation numbers a classic model's manifest shows (as the shipped default's does)."""
+    val, detected = metrics.get("validation", {}), metrics.get("validation_detected", {})
+    named = {"val_top1_independent": val.get("top1_independent"), "val_top1_joint_assignment": val.get("top1_joint"),
+             "val_sex_hypothesis_accuracy": val.get("sex_hypothesis_accuracy"),
+             "val_detected_top1": detected.get("top1_independent_found"),
+             "val_reject_recall": detected.get("reject_recall"), "val_reject_precision": detected.get("reject_precision")}
+    return {k: round(float(v), 4) for k, v in named.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
+def pipeline_template(name: str | None) -> Manifest | None:
+    """The installed model an export takes its calibration from (settings.pipeline_from)."""
+    if name is None:
+        return None
+    path = find_manifests().get(name)
+    if path is None:
+        raise ConfigError(f"settings.pipeline_from: no installed model {name!r} (see karyostudio models)")
+    try:
+        template = read_manifest(path)
+    except ManifestError as exc:
+        raise ConfigError(f"settings.pipeline_from: {exc}") from None
+    if template.family != "classic":
+        raise ConfigError(f"settings.pipeline_from: {name!r} is a {template.family} model, not a classic pipeline")
+    return template
 
 
 def train_on_crops(config: TrainConfig, train: CropDataset, val: CropDataset, callbacks: Sequence[Any] = (),
@@ -203,11 +252,9 @@ def train_on_crops(config: TrainConfig, train: CropDataset, val: CropDataset, ca
 
 
 def resolved_paths(config: TrainConfig, s: ClassifierSettings) -> ClassifierSettings:
-    """The settings with data_root under data.root, out_path under out_dir and the weights files
-    (detector, init_from) found as config.model_file finds them."""
+    """The settings with data_root under data.root and the weights files (detector, init_from)
+    found as config.model_file finds them."""
     s.data_root = str(data_path(config, s.data_root))
-    out_path = Path(s.out_path)
-    s.out_path = str(out_path if out_path.is_absolute() else Path(config.out_dir) / out_path)
     if s.detector is not None:
         s.detector = str(model_file(s.detector, "settings.detector"))
     if s.init_from is not None:

@@ -10,6 +10,8 @@ import torch
 
 from karyostudio.io.errors import AnnotationReadError
 from karyostudio.models.centernet.net import CenterNet
+from karyostudio.models.manifest import read_manifest
+from karyostudio.models.registry import load_predictor
 from karyostudio.models.centernet.spec import CenterNetSpec
 from karyostudio.models.centernet.weights import save_weights
 from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig, save_checkpoint, split_reject
@@ -20,7 +22,7 @@ from karyostudio.training.classifier_train import init_weights
 from karyostudio.training.engine import fit
 from karyostudio.training.errors import TrainingError
 from tests.training.test_classifier_data import toy_cells
-from tests.training.test_classifier_train import OUT, tiny_config
+from tests.training.test_classifier_train import OUT, exported_classifier, tiny_config
 
 
 def test_match_detections_labels_found_chromosomes_and_false_detections():
@@ -75,12 +77,18 @@ def test_training_with_a_detector_learns_a_reject_output(tmp_path):
     detector = tmp_path / "detector.pt"
     save_weights(detector, CenterNet(spec).state_dict(), spec)  # untrained: boxes anywhere
     config = tiny_config(tmp_path, epochs=2, val_fraction=0.5, detector=str(detector), detector_score_floor=0.0)
-    clf = ChromosomeClassifier.load(fit(config).manifest)
+    result = fit(config)
+    clf = exported_classifier(result)
     assert clf.can_reject
     detected = clf.metrics["validation_detected"]
     assert detected["false_detections"] > 0 and 0.0 <= detected["reject_recall"] <= 1.0
     # The detector's crops of the training cells joined the training crops.
     assert clf.metrics["data"]["train_crops"] > 12
+    # The export is a complete model: the detector it was trained with is copied beside the classifier.
+    manifest = read_manifest(result.manifest)
+    copy = manifest.weights_path.parent / manifest.extra["detector"]["weights"]
+    assert copy.read_bytes() == detector.read_bytes()
+    assert load_predictor(result.manifest).detector is not None
     log_probs, reject = clf.read_boxes(np.full((100, 140), 200, np.uint8), [(10, 10, 22, 90)])
     assert log_probs.shape == (1, 24) and reject.shape == (1,)
 
@@ -98,7 +106,7 @@ def test_reviewed_files_become_training_crops(tmp_path):
     ids = ["10001", "10002", "10011", "10012"]
     toy_cells(tmp_path / "data", ids)
     config = tiny_config(tmp_path, epochs=1, val_fraction=0.5, labelme_dirs=[str(folder)])
-    clf = ChromosomeClassifier.load(fit(config).manifest)
+    clf = exported_classifier(fit(config))
     assert clf.metrics["data"]["train_crops"] == 8 + len(data)
     with pytest.raises(TrainingError, match="cannot read the reviewed cells"):
         fit(dataclasses.replace(tiny_config(tmp_path, epochs=1, val_fraction=0.5, labelme_dirs=[str(empty)]),

@@ -12,6 +12,8 @@ import torch
 from karyostudio.core.classes import CLASS_NAMES, class_index
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.models.classic.classifier import ChromosomeClassifier
+from karyostudio.models.manifest import read_manifest
+from karyostudio.models.registry import load_predictor
 from karyostudio.models.classic.crops import NUM_FEATURES
 from karyostudio.training.classifier_data import CropDataset
 from karyostudio.training.classifier_eval import evaluate, fit_temperature
@@ -43,13 +45,17 @@ RUN_FIELDS = ("max_minutes", "num_threads", "seed", "resume")
 
 def tiny_config(tmp_path, **changes) -> TrainConfig:
     """A family "classic" config of a tiny classifier; ``changes`` are settings or run fields."""
-    settings = dict(data_root=str(tmp_path / "data"), out_path=str(tmp_path / "clf.pt"),
-                    cache_dir=str(tmp_path / "cache"), epochs=3, batch_size=16, lr=1e-2, out_size=OUT,
+    settings = dict(data_root=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), epochs=3, batch_size=16, lr=1e-2, out_size=OUT,
                     widths=(4, 8), hidden=16, dropout=0.0, workers=1)
     run = dict(max_minutes=None, num_threads=1)
     for key, value in changes.items():
         (run if key in RUN_FIELDS else settings)[key] = value
     return TrainConfig(name="clf", family="classic", out_dir=str(tmp_path / "run"), settings=settings, **run)
+
+
+def exported_classifier(result) -> ChromosomeClassifier:
+    """The classifier of a run's exported model."""
+    return ChromosomeClassifier.load(read_manifest(result.manifest).weights_path)
 
 
 class Recorder:
@@ -76,10 +82,11 @@ def test_loss_falls_and_best_checkpoint_loads_with_weights_only(tmp_path):
     assert len(rec.losses) == 6 * 8 and len(history) == 6 == len(rec.epochs)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])
     assert best_acc > 0.9 and history[result.best_epoch]["val.accuracy"] == best_acc
-    assert result.manifest == tmp_path / "clf.pt"
-    raw = torch.load(result.manifest, weights_only=True)
+    weights = read_manifest(result.manifest).weights_path
+    assert weights == tmp_path / "run" / "export" / "clf-classifier.pt"
+    raw = torch.load(weights, weights_only=True)
     assert raw["config"]["widths"] == [4, 8]
-    clf = ChromosomeClassifier.load(result.manifest)
+    clf = exported_classifier(result)
     val = toy_dataset(64, 1)
     lp = clf.log_probs(val.crops.astype(np.float32) / 255, val.features)
     assert (lp.argmax(1) == val.labels).mean() == pytest.approx(best_acc, abs=0.05)
@@ -93,7 +100,7 @@ def test_cancel_stops_between_batches_and_the_run_resumes(tmp_path):
     with pytest.raises(Cancelled):
         train_on_crops(config, train, val, callbacks=[rec], cancel=token)
     assert len(rec.losses) == 3 and rec.epochs == []
-    assert (tmp_path / "run" / "last.pt").is_file() and not (tmp_path / "clf.pt").exists()
+    assert (tmp_path / "run" / "last.pt").is_file() and not (tmp_path / "run" / "export").exists()
     resumed = Recorder()
     result = train_on_crops(dataclasses.replace(config, resume=True), train, val, callbacks=[resumed])
     assert len(resumed.losses) == 3 * 8 - 3 and result.steps == 3 * 8 and result.manifest.is_file()
@@ -152,7 +159,7 @@ def test_train_classifier_end_to_end(tmp_path):
     assert torch.get_num_threads() == threads  # the run's thread count is not left behind
     assert rec.data[-1] == len(ids)
     assert result.manifest.is_file() and len(result.history) == 2
-    clf = ChromosomeClassifier.load(result.manifest)
+    clf = exported_classifier(result)
     data = clf.metrics["data"]
     assert data["train_images"] == 3 and data["val_images"] == 3 and data["val_crops"] == 12
     val = clf.metrics["validation"]
@@ -161,6 +168,11 @@ def test_train_classifier_end_to_end(tmp_path):
     assert clf.temperature == pytest.approx(clf.metrics["temperature"])
     assert clf.metrics["validation"]["crops"] == 12
     assert clf.metrics["train_config"]["epochs"] == 2 and clf.metrics["train_config"]["out_size"] == [32, 16]
+    # The export is a model of its own: no detector named, so it finds chromosomes by segmentation.
+    manifest = read_manifest(result.manifest)
+    assert manifest.family == "classic" and "detector" not in manifest.extra and "assign" in manifest.extra
+    assert manifest.metrics["val_top1_joint_assignment"] == pytest.approx(val["top1_joint"], abs=1e-4)
+    assert load_predictor(result.manifest).name == "clf"
 
 
 def test_expected_calibration_error():
@@ -178,4 +190,4 @@ def test_no_time_to_train_is_an_error_and_writes_nothing(tmp_path):
     config = tiny_config(tmp_path, max_minutes=1e-9, val_fraction=0.5)
     with pytest.raises(TrainingError, match="ran out before the first training step"):
         fit(config)
-    assert not (tmp_path / "clf.pt").exists()
+    assert not (tmp_path / "run" / "export").exists()

@@ -111,9 +111,7 @@ def test_default_cpu_preset_maps_onto_the_classifier_settings(tmp_path):
     config = TrainConfig(**{**preset.__dict__, "out_dir": str(tmp_path), "max_minutes": 7.0,
                             "data": preset.data.__class__(root="/data")})
     settings = ClassifierTask(config).s
-    assert settings.data_root == "/data/taichung"
-    assert settings.out_path == str(tmp_path / "default-cpu-classifier.pt")
-    assert settings.epochs == 4
+    assert settings.data_root == "/data/taichung" and settings.epochs == 4
     # The shipped detector and classifier are found in the model folders, wherever the run starts.
     assert settings.detector.endswith("models/default-cpu-detector.pt")
     assert settings.init_from.endswith("models/default-cpu-classifier.pt")
@@ -121,5 +119,7 @@ def test_default_cpu_preset_maps_onto_the_classifier_settings(tmp_path):
         ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {"data_root": "x", "detector": "missing.pt"}}))
     with pytest.raises(ConfigError, match=r"unknown setting\(s\) in settings: epoch; known: data_root"):
         ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {"data_root": "x", "epoch": 2}}))
+    with pytest.raises(ConfigError, match="pipeline_from: no installed model 'nope'"):
+        ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {"data_root": "x", "pipeline_from": "nope"}}))
     with pytest.raises(ConfigError, match="settings.data_root is required"):
         ClassifierTask(TrainConfig(**{**config.__dict__, "settings": {}}))

@@ -10,6 +10,7 @@ import torch
 
 from karyostudio.cli import main
 from karyostudio.models.classic.classifier import ChromosomeClassifier
+from karyostudio.models.manifest import read_manifest
 from tests.training.test_engine import given_crops, tiny_settings
 
 
@@ -63,6 +64,7 @@ def test_default_cpu_preset_trains_the_classifier_with_out_and_time_budget(tmp_p
             "--data-root", str(tmp_path / "data")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "val.accuracy" in out and f"model: {tmp_path / 'default-cpu-classifier.pt'}" in out
-    train_config = ChromosomeClassifier.load(tmp_path / "default-cpu-classifier.pt").metrics["train_config"]
+    manifest = tmp_path / "export" / "default-cpu.manifest.json"
+    assert "val.accuracy" in out and f"model: {manifest}" in out
+    train_config = ChromosomeClassifier.load(read_manifest(manifest).weights_path).metrics["train_config"]
     assert train_config["max_minutes"] == 2.0 and train_config["data_root"] == str(tmp_path / "data" / "taichung")

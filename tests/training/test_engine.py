@@ -17,6 +17,7 @@ import torch
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.models.maskrcnn import build_maskrcnn, from_manifest, mask_head_parameters
 from karyostudio.models.manifest import read_manifest
+from karyostudio.models.registry import load_predictor
 from karyostudio.training.checkpoint import load_train_state
 from karyostudio.models.classic.classifier import ChromosomeClassifier
 from karyostudio.models.classic.crops import NUM_FEATURES
@@ -201,12 +202,18 @@ def test_default_cpu_preset_trains_the_classifier_in_the_one_loop(tmp_path, monk
     assert recorder.info["family"] == "classic" and recorder.info["total_steps"] == 2 * 4
     assert sorted(recorder.losses) == list(range(1, 9)) and len(recorder.epochs) == 2
     assert set(result.best_metrics) == {"val.accuracy", "val.loss"} and recorder.result is result
-    assert result.manifest == tmp_path / "default-cpu-classifier.pt" and result.last_checkpoint.is_file()
+    assert result.manifest == tmp_path / "export" / "default-cpu.manifest.json" and result.last_checkpoint.is_file()
     # The shipped detector's and classifier's weights are found in the model folders.
-    train_config = ChromosomeClassifier.load(result.manifest).metrics["train_config"]
+    manifest = read_manifest(result.manifest)
+    train_config = ChromosomeClassifier.load(manifest.weights_path).metrics["train_config"]
     assert train_config["detector"].endswith("models/default-cpu-detector.pt")
     assert train_config["init_from"].endswith("models/default-cpu-classifier.pt")
     assert train_config["max_minutes"] == 3.0
+    # The export is the default model with the new classifier: the shipped detector and calibration.
+    shipped = read_manifest(REPO / "models" / "default-cpu.manifest.json")
+    assert manifest.extra["detector"]["sha256"] == shipped.extra["detector"]["sha256"]
+    assert manifest.extra["assign"] == shipped.extra["assign"]
+    assert load_predictor(result.manifest).detector is not None
     with pytest.raises(ConfigError, match="CPU only"):
         fit(dataclasses.replace(config, device="cuda"))
 

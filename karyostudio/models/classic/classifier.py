@@ -23,14 +23,11 @@ from torch import nn
 
 from karyostudio.core.classes import CLASS_NAMES, NUM_CLASSES
 from karyostudio.io.atomic import atomic_open
+from karyostudio.io.errors import CheckpointError
 from karyostudio.models.classic.crops import DEFAULT_OUT_SIZE, FEATURE_NAMES, NUM_FEATURES, box_crops, cell_crops
 
 CHECKPOINT_FORMAT = "karyostudio.chromosome-classifier"
 CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A classifier checkpoint is missing, unreadable or of another format/version."""
 
 
 @dataclass(frozen=True)
@@ -247,19 +244,19 @@ def load_checkpoint(path: str | Path) -> tuple[CropNet, float, dict[str, Any]]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such classifier checkpoint") from None
+        raise CheckpointError(path, "no such classifier checkpoint") from None
     except Exception as exc:  # torch raises a variety of unpickling/zip errors
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
+        raise CheckpointError(path, f"not a readable checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a chromosome classifier checkpoint")
+        raise CheckpointError(path, "not a chromosome classifier checkpoint")
     if ckpt.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')!r} is not supported "
+        raise CheckpointError(path, f"checkpoint version {ckpt.get('version')!r} is not supported "
                               f"(expected {CHECKPOINT_VERSION})")
     if list(ckpt.get("class_names", [])) != list(CLASS_NAMES) or list(ckpt.get("feature_names", [])) != list(FEATURE_NAMES):
-        raise CheckpointError(f"{path}: checkpoint classes or features differ from this version's")
+        raise CheckpointError(path, "checkpoint classes or features differ from this version's")
     try:
         net = CropNet(NetConfig.from_dict(ckpt["config"]))
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: checkpoint does not match the network ({exc})") from None
+        raise CheckpointError(path, f"checkpoint does not match the network ({exc})") from None
     return net, float(ckpt.get("temperature", 1.0)), dict(ckpt.get("metrics", {}))

@@ -33,9 +33,11 @@ import torch
 from karyostudio.core.classes import CLASS_NAMES
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
+from karyostudio.core.typed_mapping import SettingsError, from_mapping
+from karyostudio.io.errors import CheckpointError
 from karyostudio.models.base import is_cluster, prediction_karyotype
 from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_karyotype, presence_probability
-from karyostudio.models.classic.classifier import CheckpointError, ChromosomeClassifier
+from karyostudio.models.classic.classifier import ChromosomeClassifier
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
 from karyostudio.models.manifest import Manifest, ManifestError, WeightsChecksumError, WeightsMissingError, sha256_file
 
@@ -194,9 +196,9 @@ def from_manifest(manifest: Manifest, device: str = "cpu") -> ClassicPipeline:
     configure_cpu_threads()
     detector = load_manifest_detector(manifest, device)
     try:
-        segment_params = SegmentParams(**manifest.extra.get("segment_params", {}))
-        assign_config = AssignConfig(**manifest.extra.get("assign", {}))
-    except TypeError as exc:
+        segment_params = from_mapping(SegmentParams, manifest.extra.get("segment_params", {}), "extra.segment_params")
+        assign_config = from_mapping(AssignConfig, manifest.extra.get("assign", {}), "extra.assign")
+    except SettingsError as exc:
         raise ManifestError(manifest.path, f"bad pipeline settings in manifest: {exc}") from None
     try:
         classifier = ChromosomeClassifier.load(manifest.weights_path, device=device)
