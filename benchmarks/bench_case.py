@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from karyostudio.gui.case.scan import CaseReader, case_annotations, scan_case  # noqa: E402
+from karyostudio.workspace.case_scan import CaseReader, case_annotations, scan_case  # noqa: E402
 from karyostudio.gui.exports import html_to_pdf  # noqa: E402
 from karyostudio.io.case_report import case_report_html  # noqa: E402
 from karyostudio.io.coco import write_coco  # noqa: E402

@@ -100,7 +100,7 @@ def main() -> None:
         os.environ["KARYOSTUDIO_RECOVERY_DIR"] = str(tmp_path / "recovery")
         app = QApplication.instance() or QApplication([])
         from karyostudio.gui.main_window import MainWindow
-        from karyostudio.gui.session import Session
+        from karyostudio.workspace.session import Session
 
         window = MainWindow(model_lister=lambda: [])
         w, h = (int(v) for v in args.window.split("x"))

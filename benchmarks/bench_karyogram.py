@@ -66,7 +66,7 @@ def bench_scene(repeats: int) -> None:
     from karyostudio.gui.app import SAMPLES_DIR
     from karyostudio.gui.karyogram.scene import KaryogramScene
     from karyostudio.gui.selection import Selection
-    from karyostudio.gui.session import Session
+    from karyostudio.workspace.session import Session
 
     app = QApplication.instance() or QApplication([])
     session = Session.open(SAMPLES_DIR / "sample_metaphase.json")

@@ -111,15 +111,21 @@ def label_menu(parent: QWidget, on_label: Callable[[str | None], None]) -> QMenu
 MENU_NAMES = ("file", "edit", "tools", "view", "analysis", "help")
 
 
-def menu(window: QMainWindow, name: str) -> QMenu:
-    """The window's top-level menu ``name`` (one of MENU_NAMES), for controllers that add entries."""
-    found = window.menuBar().findChild(QMenu, f"menu_{name}")
-    if found is None:
-        raise KeyError(f"no menu {name!r}; menus: {', '.join(MENU_NAMES)}")
-    return found
+@dataclass(frozen=True)
+class Menus:
+    """The window's top-level menus, handed to the controllers that add entries to them."""
+
+    file: QMenu
+    edit: QMenu
+    tools: QMenu
+    view: QMenu
+    analysis: QMenu
+    help: QMenu
+    file_open_end: QAction  # entries that open things go before it (Save)
+    file_end: QAction  # exports and the like go before it (Quit)
 
 
-def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str | None], None]) -> None:
+def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str | None], None]) -> Menus:
     bar = window.menuBar()
     menus = {}
     for name in MENU_NAMES:
@@ -140,6 +146,7 @@ def build_menus(window: QMainWindow, actions: Actions, on_label: Callable[[str |
     view.addAction(actions.show_labels)
     menus["analysis"].addActions([actions.run_model, actions.cancel_run])
     menus["help"].addAction(actions.shortcuts)
+    return Menus(**menus, file_open_end=actions.save, file_end=actions.quit)
 
 
 def context_menu(parent: QWidget, actions: Actions, on_label: Callable[[str | None], None],

@@ -25,8 +25,8 @@ from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 from karyostudio.core.document import DocumentChanged
 from karyostudio.io.atomic import check_writable_folder
 from karyostudio.io.errors import FormatError
-from karyostudio.gui.recovery import remove_recovery, write_recovery
-from karyostudio.gui.session import Session
+from karyostudio.workspace.recovery import remove_recovery, write_recovery
+from karyostudio.workspace.session import Session
 
 RECOVERY_DIR_ENV = "KARYOSTUDIO_RECOVERY_DIR"
 AUTOSAVE_DELAY_MS = 1500

@@ -17,7 +17,7 @@ from karyostudio.core.instance import MANUAL_SOURCE, Instance
 from karyostudio.geometry.edit_ops import EditError, merge_outlines
 from karyostudio.geometry.polygons import to_shapely
 from karyostudio.gui.selection import Selection
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 
 
 OVERLAP_SHARE = 0.5  # a new outline covering this share of an existing one (or of itself) lies on it

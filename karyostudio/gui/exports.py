@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QObject
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu, QWidget
 
-from karyostudio.gui.actions import _action, menu
+from karyostudio.gui.actions import Menus, _action
 from karyostudio.gui.case.review import lab_targets
-from karyostudio.gui.case.scan import case_annotations
 from karyostudio.gui.dialogs.busy import busy_cursor
 from karyostudio.gui.dialogs.messages import show_error, show_warning
+from karyostudio.gui.session_model import SessionModel
 from karyostudio.gui.settings import app_settings
+from karyostudio.gui.status_sink import StatusSink
 from karyostudio.io.atomic import atomic_write_bytes, atomic_write_text
-from karyostudio.io.case_report import case_report_html
+from karyostudio.io.case_report import CaseCell, case_report_html
 from karyostudio.io.coco import write_coco
 from karyostudio.io.errors import FormatError
 from karyostudio.io.labelme import write_labelme
-
-if TYPE_CHECKING:
-    from karyostudio.gui.case.controller import CaseController
-    from karyostudio.gui.main_window import MainWindow
+from karyostudio.workspace.case_scan import case_annotations
 
 JSON_FILTER = "JSON (*.json)"
 REPORT_FILTER = "HTML report (*.html);;PDF report (*.pdf)"
@@ -56,12 +54,30 @@ def html_to_pdf(html: str) -> bytes:
     return bytes(data.data())
 
 
+class OpenCase(Protocol):
+    """The open case as exports read it (karyostudio.gui.case.controller.CaseController)."""
+
+    @property
+    def folder(self) -> Path | None: ...
+
+    @property
+    def cells(self) -> list[CaseCell]: ...
+
+    def refresh(self) -> None:
+        """Re-read the cells from the files."""
+
+    def current_row(self) -> int | None:
+        """The open document's row in the case, or None when it is no cell of it."""
+
+
 class ExportController(QObject):
-    def __init__(self, window: "MainWindow", case: "CaseController"):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, sessions: SessionModel, case: OpenCase, status: StatusSink, host: QWidget, menus: Menus):
+        super().__init__(host)
+        self.sessions = sessions
         self.case = case
-        w = window
+        self.status = status
+        self.host = host  # parent of the dialogs and the actions
+        w = host
         self.cell_labelme_action = _action(w, "Cell as &labelme JSON…", tip="Export the open cell's outlines")
         self.cell_coco_action = _action(w, "Cell as &COCO JSON…", tip="Export the open cell's outlines as COCO")
         self.case_coco_action = _action(w, "Case as C&OCO JSON…", tip="Export every analysed cell as one COCO file")
@@ -73,8 +89,8 @@ class ExportController(QObject):
         self.menu.addActions([self.cell_labelme_action, self.cell_coco_action])
         self.menu.addSeparator()
         self.menu.addActions([self.case_coco_action, self.case_report_action])
-        menu(w, "file").insertMenu(w.act.quit, self.menu)
-        menu(w, "file").insertSeparator(w.act.quit)
+        menus.file.insertMenu(menus.file_end, self.menu)
+        menus.file.insertSeparator(menus.file_end)
         self.cell_labelme_action.triggered.connect(lambda: self._ask_and_export("cell-labelme"))
         self.cell_coco_action.triggered.connect(lambda: self._ask_and_export("cell-coco"))
         self.case_coco_action.triggered.connect(lambda: self._ask_and_export("case-coco"))
@@ -82,14 +98,14 @@ class ExportController(QObject):
 
     # --- dialogs ---------------------------------------------------------------------------
     def _ask_and_export(self, kind: str) -> bool:
-        session = self.window.session
+        session = self.sessions.session
         if kind.startswith("case") and self.case.folder is None:
-            self.window.status.message("open a case folder first (File \u203a Open Folder)")
+            self.status.message("open a case folder first (File \u203a Open Folder)")
             return False
         if kind.startswith("cell") and session.image_path is None and not len(session.document):
-            self.window.status.message("open an image first: there is nothing to export")
+            self.status.message("open an image first: there is nothing to export")
             return False
-        name = self.case.folder.name if kind.startswith("case") and self.case.folder else self.window.session.key
+        name = self.case.folder.name if kind.startswith("case") and self.case.folder else self.sessions.session.key
         suffix = "_coco.json" if kind.endswith("coco") else ".json"
         path = self._ask_path("Export", f"{name}{suffix}", JSON_FILTER)
         if path is None:
@@ -100,7 +116,7 @@ class ExportController(QObject):
 
     def report_dialog(self) -> bool:
         if self.case.folder is None:
-            self.window.status.message("open a case folder first (File \u203a Open Folder)")
+            self.status.message("open a case folder first (File \u203a Open Folder)")
             return False
         path = self._ask_path("Case report", f"{self.case.folder.name}_report.html", REPORT_FILTER)
         if path is None:
@@ -108,7 +124,7 @@ class ExportController(QObject):
         if path.suffix.lower() not in (".html", ".htm", ".pdf"):
             path = path.with_name(path.name + ".html")
         settings = app_settings()
-        reviewer, ok = QInputDialog.getText(self.window, "Case report", "Reviewer (optional):",
+        reviewer, ok = QInputDialog.getText(self.host, "Case report", "Reviewer (optional):",
                                             QLineEdit.EchoMode.Normal, str(settings.value(_REVIEWER_KEY, "")))
         if not ok:
             return False
@@ -118,7 +134,7 @@ class ExportController(QObject):
     def _ask_path(self, title: str, suggested: str, filters: str) -> Path | None:
         settings = app_settings()
         start = Path(str(settings.value(_EXPORT_DIR_KEY, str(self.case.folder or Path.home()))))
-        chosen, _ = QFileDialog.getSaveFileName(self.window, title, str(start / suggested), filters)
+        chosen, _ = QFileDialog.getSaveFileName(self.host, title, str(start / suggested), filters)
         if not chosen:
             return None
         settings.setValue(_EXPORT_DIR_KEY, str(Path(chosen).absolute().parent))
@@ -126,12 +142,12 @@ class ExportController(QObject):
 
     # --- exports (callable without dialogs) ------------------------------------------------
     def export_cell_labelme(self, path: Path) -> bool:
-        session = self.window.session
+        session = self.sessions.session
         return self._write(path, lambda: write_labelme(path, session.to_annotations(),
                                                        image_data=session.embedded_image))
 
     def export_cell_coco(self, path: Path) -> bool:
-        session = self.window.session
+        session = self.sessions.session
         notes: list[str] = []
         ok = self._write(path, lambda: notes.extend(write_coco(path, {session.key: session.to_annotations()})))
         if ok:
@@ -143,13 +159,13 @@ class ExportController(QObject):
             self.case.refresh()
             annotations, left_out = case_annotations(self.case.cells)
         if not annotations:
-            show_warning(self.window, "Nothing to export", "No cell of this case has annotations yet.")
+            show_warning(self.host, "Nothing to export", "No cell of this case has annotations yet.")
             return False
         notes: list[str] = []
         ok = self._write(path, lambda: notes.extend(write_coco(path, annotations)))
         if ok:
             self._notes(notes, left_out)
-            self.window.status.message(f"exported {len(annotations)} of {len(self.case.cells)} cells to {path}"
+            self.status.message(f"exported {len(annotations)} of {len(self.case.cells)} cells to {path}"
                                        + self._unsaved_note(), 0)
         return ok
 
@@ -167,7 +183,7 @@ class ExportController(QObject):
         else:
             ok = self._write(path, lambda: atomic_write_text(path, html))
         if ok:
-            self.window.status.message(f"wrote the case report {path}" + self._unsaved_note(), 0)
+            self.status.message(f"wrote the case report {path}" + self._unsaved_note(), 0)
         return ok
 
     # --- helpers ---------------------------------------------------------------------------
@@ -176,21 +192,21 @@ class ExportController(QObject):
             with busy_cursor():
                 write()
         except (FormatError, OSError, ValueError) as exc:
-            show_error(self.window, "Cannot export", f"{path} could not be written.\n\n{exc}")
+            show_error(self.host, "Cannot export", f"{path} could not be written.\n\n{exc}")
             return False
-        self.window.status.message(f"exported {path}")
+        self.status.message(f"exported {path}")
         return True
 
     def _notes(self, notes: list[str], left_out: list[str] | None = None) -> None:
         lines = list(left_out or []) + list(notes)
         if lines:
             more = len(lines) - _NOTES_SHOWN
-            show_warning(self.window, "Exported with omissions",
+            show_warning(self.host, "Exported with omissions",
                          "Some outlines or cells are not in the export:\n\n" + "\n".join(lines[:_NOTES_SHOWN])
                          + (f"\n… and {more} more" if more > 0 else ""))
 
     def _unsaved_note(self) -> str:
-        session = self.window.session
+        session = self.sessions.session
         if session.dirty and self.case.current_row() is not None:
             return f" (unsaved changes of {session.key} are not included: save first)"
         return ""

@@ -2,8 +2,9 @@
 
 A JobThread calls ``work(post, cancel)`` off the GUI thread. ``post(kind, payload)`` sends a
 message to the GUI thread (queued signal), so the job can report losses, metrics or progress
-without touching widgets. The outcome (result, error text or cancelled) is read only after the
-thread has finished, as in workers.ModelRunner.
+without touching widgets. A failure is classified in the thread (run_errors.classify); the
+outcome (result, RunError or cancelled) is read only after the thread has finished, as in
+workers.ModelRunner.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QThread, Signal
 
-from karyostudio.core.progress import CancelToken, Cancelled
+from karyostudio.core.progress import CancelToken
+from karyostudio.gui.run_errors import ErrorKind, RunError, classify
 from karyostudio.gui.thread_runner import ThreadRunner
 
 Post = Callable[[str, Any], None]
@@ -28,17 +30,15 @@ class JobThread(QThread):
         self._work = work
         self.token = token
         self.result: Any = None
-        self.error: str | None = None
-        self.cancelled = False
+        self.error: RunError | None = None  # a cancelled job ends with kind CANCELLED
 
     def run(self) -> None:
         try:
             self.result = self._work(self.posted.emit, self.token)
-        except Cancelled:
-            self.cancelled = True
         except Exception as exc:  # shown to the user; the traceback goes to the console
-            self.error = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
+            self.error = classify(exc)
+            if self.error.kind is not ErrorKind.CANCELLED:
+                traceback.print_exc()
 
 
 class JobRunner(ThreadRunner):
@@ -46,7 +46,7 @@ class JobRunner(ThreadRunner):
 
     message = Signal(str, object)  # kind, payload (from the job's post)
     succeeded = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # RunError
     cancelled = Signal()
 
     def start(self, work: Work) -> bool:
@@ -56,9 +56,9 @@ class JobRunner(ThreadRunner):
         return self._launch(thread, (thread.posted, self.message))
 
     def _emit_outcome(self, thread: JobThread) -> None:
-        if thread.error is not None:
-            self.failed.emit(thread.error)
-        elif thread.cancelled:
+        if thread.error is None:
+            self.succeeded.emit(thread.result)
+        elif thread.error.kind is ErrorKind.CANCELLED:
             self.cancelled.emit()
         else:
-            self.succeeded.emit(thread.result)
+            self.failed.emit(thread.error)

@@ -2,65 +2,35 @@
 
 The result of a run replaces all outlines as ONE ReplaceInstances command, so a single undo
 brings back what was there before. A result that arrives after the user opened another file
-is dropped (it belongs to an image that is no longer shown).
+is dropped (it belongs to an image that is no longer shown). A run that fails on the GPU is
+offered again on the CPU.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import ReplaceInstances
+from karyostudio.gui.compute import ComputeService
 from karyostudio.gui.dialogs.messages import ask_yes_no, show_error
+from karyostudio.gui.run_errors import RunError
+from karyostudio.gui.run_request import CPU, RunRequest
+from karyostudio.gui.selection import Selection
+from karyostudio.gui.session_model import SessionModel
 from karyostudio.gui.settings import app_settings
-from karyostudio.gui.workers import (
-    CachingLoader,
-    ModelRunner,
-    PredictorLoader,
-    is_gpu_failure,
-    split_device,
-    with_device,
-)
+from karyostudio.gui.status_sink import StatusSink
+from karyostudio.gui.workers import ModelRunner
 from karyostudio.models.registry import DEFAULT_MODEL, ModelInfo
-
-if TYPE_CHECKING:
-    from karyostudio.gui.main_window import MainWindow
 
 ModelLister = Callable[[], list[ModelInfo]]
 _MODEL_KEY = "models/last"
 _SPLIT_KEY = "models/split_clusters"
-_DEVICE_KEY = "models/device"
-# A run name "MODEL[+split:SPLITTER][@device:DEVICE]" loads MODEL (followed by the cluster
-# splitter SPLITTER) on DEVICE; without a device part it runs on the CPU.
-SPLIT_MARK = "+split:"
 DEFAULT_SPLITTER = "chromseg-cpu"
-DEVICES = (("cpu", "Run on the &CPU"), ("cuda", "Run on the &GPU (CUDA)"))
-
-
-def parse_run_name(name: str) -> tuple[str, str | None, str]:
-    """(model, splitter or None, device) of a run name."""
-    rest, device = split_device(name)
-    model, marked, splitter = rest.partition(SPLIT_MARK)
-    return model, (splitter if marked else None), device
-
-
-def splitting_loader(base: PredictorLoader) -> PredictorLoader:
-    """A loader that understands run names: the base loader gets "MODEL[@device:DEVICE]"."""
-
-    def load(name: str):
-        model, splitter, device = parse_run_name(name)
-        predictor = base(with_device(model, device))
-        if splitter is None:
-            return predictor
-        from karyostudio.models.overlap.stage import with_splitter  # imports torch lazily
-
-        return with_splitter(predictor, splitter, device)
-
-    return load
 
 
 def list_models() -> list[ModelInfo]:
@@ -70,39 +40,32 @@ def list_models() -> list[ModelInfo]:
 
 
 class ModelController(QObject):
-    def __init__(self, window: "MainWindow", loader: PredictorLoader, lister: ModelLister = list_models):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, sessions: SessionModel, compute: ComputeService, selection: Selection, status: StatusSink,
+                 lister: ModelLister = list_models, dialog_parent: QWidget | None = None):
+        super().__init__(dialog_parent)
+        self.sessions = sessions
+        self.compute = compute
+        self.selection = selection
+        self.status = status
+        self.dialog_parent = dialog_parent
         self._lister = lister
         self._infos: list[ModelInfo] = []
         self._run_session = None
+        self._run_request: RunRequest | None = None
         self.combo = QComboBox()
         self.combo.setToolTip("Model used by Run model")
         self.combo.setMinimumContentsLength(14)
-        self.loader = CachingLoader(splitting_loader(loader))  # shared with whole-case runs: each loads once
-        self.split_action = QAction("&Split crossing clusters (ChromSeg)", window)
+        self.split_action = QAction("&Split crossing clusters (ChromSeg)", self)
         self.split_action.setCheckable(True)
         self.split_action.setToolTip("After the model, split outlines holding crossing chromosomes with the "
                                      f"ChromSeg splitter ({DEFAULT_SPLITTER}) and name the pieces")
         self.split_action.setChecked(app_settings().value(_SPLIT_KEY, False, type=bool))
         self.split_action.toggled.connect(lambda on: app_settings().setValue(_SPLIT_KEY, on))
-        self.device_actions = QActionGroup(window)
-        saved_device = str(app_settings().value(_DEVICE_KEY, "cpu"))
-        for device, text in DEVICES:
-            action = self.device_actions.addAction(text)
-            action.setCheckable(True)
-            action.setData(device)
-            action.setChecked(device == saved_device)
-        if self.device_actions.checkedAction() is None:
-            self.device_actions.actions()[0].setChecked(True)
-        self.device_actions.triggered.connect(lambda action: app_settings().setValue(_DEVICE_KEY, action.data()))
-        self.runner = ModelRunner(self.loader, self)
-        self.runner.busy_changed.connect(self._busy_changed)
-        self.runner.progress.connect(window.status.set_progress)
+        self.runner = ModelRunner(compute.predictors, self)
+        self.runner.progress.connect(status.set_progress)
         self.runner.succeeded.connect(self._succeeded)
         self.runner.failed.connect(self._failed)
-        self.runner.cancelled.connect(lambda: window.status.message("model run cancelled"))
-        window.status.cancel_requested.connect(self.cancel)
+        self.runner.cancelled.connect(lambda: status.message("model run cancelled"))
         self.combo.currentIndexChanged.connect(self._model_chosen)
 
     @property
@@ -110,30 +73,21 @@ class ModelController(QObject):
         return self.combo.currentData()
 
     @property
-    def device(self) -> str:
-        return self.device_actions.checkedAction().data()
-
-    def set_device(self, device: str) -> None:
-        for action in self.device_actions.actions():
-            if action.data() == device:
-                action.setChecked(True)
-                app_settings().setValue(_DEVICE_KEY, device)
-
-    @property
-    def run_name(self) -> str | None:
+    def run_request(self) -> RunRequest | None:
         """What a run loads: the chosen model, with the cluster splitter when that is switched on,
-        on the chosen device."""
+        on the chosen device; None when no model is available."""
         name = self.model_name
         if name is None:
             return None
-        if self.split_action.isChecked():
-            name = f"{name}{SPLIT_MARK}{DEFAULT_SPLITTER}"
-        return with_device(name, self.device)
+        return self.compute.request(name, DEFAULT_SPLITTER if self.split_action.isChecked() else None)
 
     @property
     def infos(self) -> list[ModelInfo]:
         """The models listed in the chooser (as of the last refresh)."""
         return list(self._infos)
+
+    def installed_names(self) -> list[str]:
+        return [info.name for info in self._infos if info.weights_present]
 
     def refresh(self, preferred: str | None = None) -> None:
         """Fill the chooser (default model first); prefer the given or last used model."""
@@ -159,25 +113,29 @@ class ModelController(QObject):
 
     def run(self) -> bool:
         """Start the chosen model on the current image; False when it cannot start."""
-        session = self.window.session
-        name = self.model_name
+        session = self.sessions.session
+        request = self.run_request
         if session.image is None:
-            self.window.status.message("open an image first: there is nothing to analyse")
+            self.status.message("open an image first: there is nothing to analyse")
             return False
-        if name is None:
-            self.window.status.message("no model is available")
+        if request is None:
+            self.status.message("no model is available")
             return False
-        name = self.run_name
-        if not self.runner.start(name, session.image):
+        job = f"the model run {request.label}"
+        refusal = self.compute.refusal(job)
+        if refusal is not None:
+            self.status.message(refusal)
             return False
-        self._run_session = session
-        self.window.status.message(f"running {name}…", 0)
+        if not self.compute.start(job, self.runner, lambda: self.runner.start(request, session.image)):
+            return False
+        self._run_session, self._run_request = session, request
+        self.status.message(f"running {request.label}…", 0)
         return True
 
     def cancel(self) -> None:
         if self.runner.running:
             self.runner.cancel()
-            self.window.status.message("cancelling…", 0)
+            self.status.message("cancelling…", 0)
 
     def _model_chosen(self) -> None:
         if self.model_name is not None:
@@ -192,34 +150,26 @@ class ModelController(QObject):
             text = f"model {name} is not installed (see `karyostudio models`)"
         else:
             text = f"model: {name}"
-        self.window.status.set_model_state(text)
+        self.status.set_model_state(text)
 
-    def _busy_changed(self, busy: bool) -> None:
-        self.window.status.show_running(busy)
-        self.window.act.run_model.setEnabled(not busy)
-        self.window.act.cancel_run.setEnabled(busy)
-        self.combo.setEnabled(not busy)
-        if not busy:
-            self.window.status.clearMessage()
-
-    def _succeeded(self, instances, model_name: str) -> None:
+    def _succeeded(self, instances, request: RunRequest) -> None:
         session, self._run_session = self._run_session, None
-        if session is not self.window.session:
-            self.window.status.message("a model result for a closed image was dropped")
+        if session is not self.sessions.session:
+            self.status.message("a model result for a closed image was dropped")
             return
-        self.window.selection.clear()
-        session.history.push(ReplaceInstances(instances, text=f"run model {model_name}"))
-        self.window.status.message(f"{model_name}: {count_cell(instances).result_text()}")
+        self.selection.clear()
+        session.history.push(ReplaceInstances(instances, text=f"run model {request.label}"))
+        self.status.message(f"{request.label}: {count_cell(instances).result_text()}")
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, error: RunError) -> None:
         session, self._run_session = self._run_session, None
-        if self.device != "cpu" and is_gpu_failure(message):
-            first = message.splitlines()[0]
-            if ask_yes_no(self.window, "GPU run failed",
-                          f"The model could not run on the GPU:\n\n{first}\n\nRun it on the CPU instead?"):
-                self.set_device("cpu")
-                if session is self.window.session:
+        request, self._run_request = self._run_request, None
+        if error.gpu_failure and request is not None and request.device != CPU:
+            if ask_yes_no(self.dialog_parent, "GPU run failed",
+                          f"The model could not run on the GPU:\n\n{error.summary}\n\nRun it on the CPU instead?"):
+                self.compute.set_device(CPU)
+                if session is self.sessions.session:
                     self.run()
                 return
-        self.window.status.message(f"model run failed: {message.splitlines()[0]}", 0)
-        show_error(self.window, "Model run failed", f"The model could not analyse the image.\n\n{message}")
+        self.status.message(f"model run failed: {error.summary}", 0)
+        show_error(self.dialog_parent, "Model run failed", f"The model could not analyse the image.\n\n{error.message}")

@@ -142,6 +142,16 @@ def manifest_for_weights(weights: str | Path, name: str, family: str, **fields: 
     return manifest
 
 
+def model_files(manifest: Manifest) -> list[Path]:
+    """Every file a model needs beside its manifest: its weights and the weights its parts name in
+    ``extra`` (e.g. the classic pipeline's ``extra.detector.weights``), for copying a model whole."""
+    files = [manifest.weights_path]
+    for part in (manifest.extra or {}).values():
+        if isinstance(part, dict) and isinstance(part.get("weights"), str):
+            files.append(manifest.weights_path.parent / Path(part["weights"]).name)
+    return files
+
+
 def verify_weights(manifest: Manifest) -> Path:
     """Check the weights file exists and matches the manifest's sha256; return its path."""
     weights = manifest.weights_path

@@ -187,8 +187,8 @@ class TimeBudget(Hook):
     """Stops the run when max_minutes (less the task's reserve) is spent; all processes agree."""
 
     def stops_run(self, trainer: Trainer) -> bool:
-        deadline = trainer.context.deadline
-        return trainer.processes.any(deadline is not None and time.monotonic() > deadline)
+        deadline = trainer.context.deadline  # the same on every process: all of them ask, or none
+        return deadline is not None and trainer.processes.any(time.monotonic() > deadline)
 
 
 def is_better(score: float | None, best_score: float | None) -> bool:

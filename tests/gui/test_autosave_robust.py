@@ -18,7 +18,7 @@ from karyostudio.core.document import Document
 from karyostudio.core.instance import Instance
 from karyostudio.gui.autosave import Autosaver
 from karyostudio.gui.main_window import MainWindow
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 from karyostudio.io.images import ORIENTATION_KEY
 from karyostudio.io.labelme import read_labelme
 

@@ -16,6 +16,7 @@ import pytest
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.gui import thread_runner
 from karyostudio.gui.case.run import CaseRunner
+from karyostudio.gui.run_request import RunRequest
 from karyostudio.gui.workers import ModelRunner
 from karyostudio.io.images import write_image
 from karyostudio.models.classic.pipeline import ClassicPipeline
@@ -95,7 +96,7 @@ def test_cancel_in_each_stage_returns_within_a_second(qtbot, request, path, stag
     runner.succeeded.connect(lambda *a: outcome.append(("succeeded", time.monotonic())))
     runner.failed.connect(lambda text: outcome.append(("failed", text)))
     with qtbot.waitSignal(runner.busy_changed, timeout=60_000, check_params_cb=lambda busy: not busy):
-        assert runner.start("default-cpu", image)
+        assert runner.start(RunRequest("default-cpu"), image)
     assert model.cancelled_at is not None, f"the model never reported a {stage!r} stage"
     assert [kind for kind, _ in outcome] == ["cancelled"]
     assert outcome[0][1] - model.cancelled_at < CANCEL_WITHIN_S
@@ -110,7 +111,7 @@ def test_whole_case_cancel_returns_within_a_second(qtbot, tmp_path, default_mode
     model = CancelAtStage(default_model, "classifying")
     runner = CaseRunner(lambda name: model)
     with qtbot.waitSignal(runner.finished, timeout=60_000) as blocker:
-        assert runner.start("default-cpu", images)
+        assert runner.start(RunRequest("default-cpu"), images)
     ended = time.monotonic()
     outcome = blocker.args[0]
     assert outcome.cancelled and outcome.written == [] and outcome.failures == []
@@ -135,7 +136,7 @@ class Stubborn:
 def test_shutdown_gives_up_on_a_stuck_run_and_the_exit_does_not_wait(qtbot, monkeypatch):
     monkeypatch.setattr(thread_runner, "_abandoned", [])
     runner = ModelRunner(lambda name: Stubborn(1.5))
-    assert runner.start("stubborn", debris_field()[:100, :100])
+    assert runner.start(RunRequest("stubborn"), debris_field()[:100, :100])
     qtbot.wait(100)
     started = time.monotonic()
     assert runner.shutdown(timeout_ms=300) is False

@@ -12,7 +12,7 @@ from karyostudio.core.commands import AddInstances, EditVertices
 from karyostudio.core.document import Document
 from karyostudio.core.instance import Instance
 from karyostudio.gui.canvas.instance_item import TAG_ALPHA
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 
 
 def _bar(x, y, w, h):
@@ -111,7 +111,6 @@ def test_unselected_outlines_are_cached_selected_ones_live(window):
 
 
 def test_view_lists_every_panel_so_a_closed_one_comes_back(window):
-    from karyostudio.gui.actions import menu
 
     def all_actions(m):
         for action in m.actions():
@@ -119,7 +118,7 @@ def test_view_lists_every_panel_so_a_closed_one_comes_back(window):
             if action.menu() is not None:
                 yield from all_actions(action.menu())
 
-    listed = set(all_actions(menu(window, "view")))
+    listed = set(all_actions(window.menus.view))
     docks = window.findChildren(QDockWidget)
     assert {d.objectName() for d in docks} >= {"dock_outlines", "dock_display", "dock_case", "dock_training",
                                                "dock_evaluation"}

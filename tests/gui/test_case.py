@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from karyostudio.core.commands import AddInstances
 from karyostudio.core.instance import Instance
-from karyostudio.gui.case.scan import CaseReader, scan_case
+from karyostudio.workspace.case_scan import CaseReader, scan_case
 from karyostudio.io.case_report import CellStatus
 
 from tests.gui.case_folders import make_case, write_cell_annotations, write_cell_image
@@ -198,7 +198,7 @@ def test_a_copied_cell_whose_imagepath_leads_nowhere_opens_with_its_own_image(wi
 
 
 def test_rescans_read_only_changed_annotation_files(tmp_path, monkeypatch):
-    import karyostudio.gui.case.scan as scan_module
+    import karyostudio.workspace.case_scan as scan_module
 
     case = make_case(tmp_path / "case")
     reads = []

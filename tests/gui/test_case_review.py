@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from karyostudio.core.commands import AddInstances
 from karyostudio.core.instance import Instance
 from karyostudio.gui.case.review import lab_targets, set_lab_targets
-from karyostudio.gui.case.scan import scan_case
+from karyostudio.workspace.case_scan import scan_case
 from karyostudio.io.case_report import CellStatus, LabTargets
 from karyostudio.io.labelme import load_json
 

@@ -139,13 +139,14 @@ def test_gpu_out_of_memory_stops_the_run_and_offers_the_rest_to_the_cpu(qtbot, t
     from PySide6.QtWidgets import QMessageBox
 
     from karyostudio.gui.main_window import MainWindow
+    from karyostudio.gui.run_request import RunRequest
     from karyostudio.models.registry import ModelInfo
 
     gpu, loads = _SmallGpu(fake_predictor), []
 
-    def load(name):
-        loads.append(name)
-        return gpu if name.endswith("@device:cuda") else fake_predictor
+    def load(request):
+        loads.append(request)
+        return gpu if request.device == "cuda" else fake_predictor
 
     info = ModelInfo(fake_predictor.name, "fake", "test predictor", None, True)
     window = MainWindow(predictor_loader=load, model_lister=lambda: [info],
@@ -154,22 +155,23 @@ def test_gpu_out_of_memory_stops_the_run_and_offers_the_rest_to_the_cpu(qtbot, t
     try:
         case = _case_with_new_cells(tmp_path, 3)  # 4 cells to do: cell1, new0..new2
         assert window.case.open_case(case)
-        window.models.set_device("cuda")
+        window.compute.set_device("cuda")
         messages.answer = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
         with qtbot.waitSignal(window.case.runner.finished, timeout=10_000) as blocker:
             assert window.case.run_case()
         first = blocker.args[0]
         assert len(first.written) == 1 and len(first.failures) == 1  # stopped at the first GPU failure
-        assert gpu.calls == 2 and "out of memory" in first.gpu_failure
+        assert gpu.calls == 2 and "out of memory" in first.gpu_failure.message
         assert len(messages.questions) == 1 and "1 of 4 cells were analysed" in messages.questions[0]
         if accept:
             qtbot.waitUntil(lambda: not window.case.runner.running and fake_predictor.calls == 4, timeout=10_000)
-            assert loads == ["fake-slow@device:cuda", "fake-slow"] and window.models.device == "cpu"
+            assert loads == [RunRequest("fake-slow", device="cuda"), RunRequest("fake-slow")]
+            assert window.compute.device == "cpu"
             assert sorted(p.stem for p in case.glob("*.json")) == ["cell1", "cell10", "cell2", "cell3",
                                                                    "new0", "new1", "new2"]
             assert not messages.warnings and not messages.errors
         else:
-            assert window.models.device == "cuda" and fake_predictor.calls == 1
+            assert window.compute.device == "cuda" and fake_predictor.calls == 1
             assert len(list(case.glob("*.json"))) == 3 + 1
             assert len(messages.warnings) == 1 and "out of memory" in messages.warnings[0]
     finally:

@@ -176,7 +176,7 @@ def test_an_edit_touches_only_the_named_outline_among_500(window, monkeypatch):
     from karyostudio.core.commands import SetLabel
     from karyostudio.core.document import Document
     from karyostudio.gui.canvas.instance_item import InstanceItem
-    from karyostudio.gui.session import Session
+    from karyostudio.workspace.session import Session
 
     instances = [Instance(id=i + 1, polygon=square(20 * (i % 25), 20 * (i // 25), 15)) for i in range(500)]
     session = Session(Document.from_instances(instances, image_size=(500, 400)))

@@ -127,8 +127,8 @@ def test_recovery_after_a_crash(window, image_file, tmp_path, qtbot, monkeypatch
 
 def test_discarding_recovery_deletes_the_files(window, image_file, tmp_path, monkeypatch):
     recovery = tmp_path / "recovery"
-    from karyostudio.gui.recovery import write_recovery
-    from karyostudio.gui.session import Session
+    from karyostudio.workspace.recovery import write_recovery
+    from karyostudio.workspace.session import Session
 
     crashed = Session.open(image_file)
     crashed.history.push(AddInstances([Instance(id=1, polygon=square(10, 10, 30))]))
@@ -156,8 +156,8 @@ def test_sixteen_bit_display_controls(window, tmp_path):
 
 
 def test_work_open_in_a_running_instance_is_not_offered(window, image_file, tmp_path, monkeypatch):
-    from karyostudio.gui.recovery import write_recovery
-    from karyostudio.gui.session import Session
+    from karyostudio.workspace.recovery import write_recovery
+    from karyostudio.workspace.session import Session
 
     recovery = tmp_path / "recovery"
     elsewhere = Session.open(image_file)

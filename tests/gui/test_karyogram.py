@@ -13,7 +13,7 @@ from karyostudio.core.classes import KARYOGRAM_GROUPS, KARYOGRAM_ROWS
 from karyostudio.core.document import Document
 from karyostudio.core.instance import Instance
 from karyostudio.core.orientation import ORIENTATION_ATTRIBUTE
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 
 # (label, cluster) of the test cell: one copy of 2 (one missing), three of 21 (one extra),
 # one unnamed outline and one cluster; every other class is absent.
@@ -267,12 +267,11 @@ def test_ideograms_are_a_toggle(kwin, qtbot):
 
 
 def test_view_menu_and_file_menu_entries(kwin):
-    from karyostudio.gui.actions import menu
 
-    file_actions = menu(kwin, "file").actions()
+    file_actions = kwin.menus.file.actions()
     assert file_actions.index(kwin.karyogram.act_export) == file_actions.index(kwin.act.quit) - 1
-    assert kwin.karyogram.act_show in menu(kwin, "view").actions()
-    assert kwin.karyogram.act_ideograms in menu(kwin, "view").actions()
+    assert kwin.karyogram.act_show in kwin.menus.view.actions()
+    assert kwin.karyogram.act_ideograms in kwin.menus.view.actions()
 
 
 def test_class_keys_name_the_selected_chromosome_in_the_karyogram(kwin, qtbot):

@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage
 from karyostudio.core.karyotype import karyotype_string
 from karyostudio.gui.karyogram.export import ExportError, ExportMetadata, export_karyogram
 from karyostudio.gui.karyogram.karyotype_edit import KARYOTYPE_OVERRIDE_KEY
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 from tests.gui.test_karyogram import kwin, make_session  # noqa: F401  (fixture)
 
 # The test cell counts 7 single chromosomes (1, 1, 2, 21 x3, one unnamed); the cluster is left out.

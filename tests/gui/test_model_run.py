@@ -96,11 +96,11 @@ def test_no_image_no_run(window):
 
 
 def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_predictor):
-    """With the switch on, a run loads "<model>+split:chromseg-cpu": the model wrapped by the splitter."""
+    """With the switch on, a run asks for the model followed by chromseg-cpu: the model wrapped by the splitter."""
     import karyostudio.models.overlap.stage as stage
     from PySide6.QtWidgets import QMenu
 
-    from karyostudio.gui.model_control import SPLIT_MARK
+    from karyostudio.gui.run_request import RunRequest
 
     window = loaded
     wrapped = []
@@ -110,10 +110,10 @@ def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_
         return predictor
 
     monkeypatch.setattr(stage, "with_splitter", fake_with_splitter)
-    assert window.models.run_name == "fake-slow"
+    assert window.models.run_request == RunRequest("fake-slow")
     assert window.models.split_action in window.menuBar().findChild(QMenu, "menu_analysis").actions()
     window.models.split_action.setChecked(True)
-    assert window.models.run_name == f"fake-slow{SPLIT_MARK}chromseg-cpu"
+    assert window.models.run_request == RunRequest("fake-slow", "chromseg-cpu")
     with qtbot.waitSignal(window.models.runner.succeeded, timeout=10_000):
         assert window.models.run()
     assert wrapped == [("fake-slow", "chromseg-cpu")] and fake_predictor.calls == 1
@@ -121,9 +121,9 @@ def test_split_clusters_switch_wraps_the_model(loaded, qtbot, monkeypatch, fake_
 
 
 def _gpu_failing_loader(fake_predictor, loads):
-    def load(name):
-        loads.append(name)
-        if name.endswith("@device:cuda"):
+    def load(request):
+        loads.append(request)
+        if request.device == "cuda":
             raise GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
         return fake_predictor
     return load
@@ -134,6 +134,7 @@ def test_gpu_out_of_memory_offers_the_cpu(qtbot, tmp_path, image_file, fake_pred
     from PySide6.QtWidgets import QMessageBox
 
     from karyostudio.gui.main_window import MainWindow
+    from karyostudio.gui.run_request import RunRequest
     from karyostudio.models.registry import ModelInfo
 
     loads = []
@@ -143,40 +144,43 @@ def test_gpu_out_of_memory_offers_the_cpu(qtbot, tmp_path, image_file, fake_pred
     qtbot.addWidget(window)
     try:
         assert window.files.open_path(image_file)
-        window.models.set_device("cuda")
-        assert window.models.run_name == "fake-slow@device:cuda"
+        window.compute.set_device("cuda")
+        assert window.models.run_request == RunRequest("fake-slow", device="cuda")
         messages.answer = QMessageBox.StandardButton.Yes if accept else QMessageBox.StandardButton.No
         with qtbot.waitSignal(window.models.runner.failed, timeout=10_000):
             assert window.models.run()
         if accept:
             qtbot.waitUntil(lambda: fake_predictor.calls == 1 and not window.models.runner.running, timeout=10_000)
-            assert loads == ["fake-slow@device:cuda", "fake-slow"]
-            assert window.models.device == "cpu"
+            assert loads == [RunRequest("fake-slow", device="cuda"), RunRequest("fake-slow")]
+            assert window.compute.device == "cpu"
             assert sorted(i.label for i in window.session.document) == ["1", "X"]
             assert not messages.errors
         else:
-            assert window.models.device == "cuda" and fake_predictor.calls == 0
+            assert window.compute.device == "cuda" and fake_predictor.calls == 0
             assert len(messages.errors) == 1 and "out of memory" in messages.errors[0]
         assert len(messages.questions) == 1 and "Run it on the CPU instead?" in messages.questions[0]
     finally:
         window.discard_and_close()
 
 
-def test_default_loader_reads_the_device_from_the_run_name():
-    from karyostudio.gui.workers import default_loader
+def test_default_loader_loads_on_the_requested_device():
+    from karyostudio.gui.predictors import default_loader
+    from karyostudio.gui.run_request import RunRequest
     from karyostudio.models.registry import DeviceUnavailableError, UnknownModelError
 
     with pytest.raises(UnknownModelError, match="'no-such-model'"):
-        default_loader("no-such-model@device:cpu")
+        default_loader(RunRequest("no-such-model", device="cpu"))
     with pytest.raises(DeviceUnavailableError, match="unknown device 'tpu'"):
-        default_loader("default-cpu@device:tpu")
+        default_loader(RunRequest("default-cpu", device="tpu"))
 
 
-def test_run_names_carry_the_device_and_read_back():
-    from karyostudio.gui.model_control import SPLIT_MARK, parse_run_name
-    from karyostudio.gui.workers import split_device, with_device
+def test_run_requests_carry_the_device_and_the_splitter():
+    from karyostudio.gui.run_request import RunRequest
 
-    assert with_device("default-cpu", "cpu") == "default-cpu"  # the CPU needs no device part
-    assert split_device(with_device("default-cpu", "cuda")) == ("default-cpu", "cuda")
-    named = with_device(f"m{SPLIT_MARK}chromseg-cpu", "cuda")
-    assert parse_run_name(named) == ("m", "chromseg-cpu", "cuda")
+    assert RunRequest("default-cpu") == RunRequest("default-cpu", None, "cpu")  # the CPU unless asked
+    request = RunRequest("m", "chromseg-cpu", "cuda")
+    assert (request.model, request.splitter, request.device) == ("m", "chromseg-cpu", "cuda")
+    assert request.model_only() == RunRequest("m", device="cuda")
+    assert {request: 1}[RunRequest("m", "chromseg-cpu", "cuda")] == 1  # a cache key
+    assert RunRequest("default-cpu").label == "default-cpu"
+    assert request.label == "m + chromseg-cpu on cuda"

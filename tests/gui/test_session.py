@@ -11,8 +11,8 @@ import pytest
 
 from karyostudio.core.commands import AddInstances, SetLabel
 from karyostudio.core.instance import Instance
-from karyostudio.gui.recovery import RESTORE_TEXT, list_recovery, restore_session, write_recovery
-from karyostudio.gui.session import Session
+from karyostudio.workspace.recovery import RESTORE_TEXT, list_recovery, restore_session, write_recovery
+from karyostudio.workspace.session import Session
 from karyostudio.io.errors import AnnotationReadError, FormatError, ImageReadError
 from karyostudio.io.images import encode_image, write_image
 from karyostudio.io.labelme import read_labelme

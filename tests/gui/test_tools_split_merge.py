@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QToolBar
 
 from karyostudio.core.instance import Instance
 from karyostudio.geometry.polygons import polygon_area
-from karyostudio.gui.actions import menu
 from karyostudio.gui.dialogs.shortcuts import shortcut_rows
 
 from tests.gui.helpers import square
@@ -87,7 +86,7 @@ def test_merge_refuses_separate_outlines_and_a_single_one(outlines, qtbot):
 
 def test_tool_actions_are_in_menus_toolbar_and_shortcut_list(window):
     tools = window.edit_tools.actions
-    tools_menu, edit_menu = menu(window, "tools").actions(), menu(window, "edit").actions()
+    tools_menu, edit_menu = window.menus.tools.actions(), window.menus.edit.actions()
     assert {tools.brush_tool, tools.split_tool, tools.grabcut_tool} <= set(tools_menu)
     assert {tools.merge, tools.insert_vertex, tools.delete_vertex} <= set(edit_menu)
     toolbar = window.findChild(QToolBar, "toolbar_main").actions()

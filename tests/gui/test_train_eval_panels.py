@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from karyostudio.core.instance import Instance
+from karyostudio.gui.compute import ComputeService
 from karyostudio.gui.panels.evaluation import EvaluationPanel, headline
 from karyostudio.gui.panels.training import TrainingPanel, build_config
 from karyostudio.io.images import write_image
@@ -38,7 +39,7 @@ def test_build_config_adds_the_corrections_folder(tmp_path):
 
 
 def test_bad_preset_is_reported_not_started(qtbot):
-    panel = TrainingPanel()
+    panel = TrainingPanel(ComputeService())
     qtbot.addWidget(panel)
     panel.preset.setCurrentText("no-such-preset")
     assert not panel.start()
@@ -48,7 +49,7 @@ def test_bad_preset_is_reported_not_started(qtbot):
 
 def test_training_runs_plots_and_installs(qtbot, tiny_config_file, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
-    panel = TrainingPanel()
+    panel = TrainingPanel(ComputeService())
     qtbot.addWidget(panel)
     panel.preset.setCurrentText(str(tiny_config_file))
     panel.out_dir.setText(str(tmp_path / "run"))
@@ -71,7 +72,7 @@ def test_training_can_be_cancelled(qtbot, tiny_config_file, tmp_path):
     config = yaml.safe_load(tiny_config_file.read_text())
     config["steps_per_epoch"], config["epochs"] = 50, 4
     tiny_config_file.write_text(yaml.safe_dump(config))
-    panel = TrainingPanel()
+    panel = TrainingPanel(ComputeService())
     qtbot.addWidget(panel)
     panel.preset.setCurrentText(str(tiny_config_file))
     panel.out_dir.setText(str(tmp_path / "run"))
@@ -102,7 +103,7 @@ def _ground_truth(tmp_path):
 def test_evaluation_panel_scores_a_model(qtbot, tmp_path):
     folder = _ground_truth(tmp_path)
     predictor = FakePredictor()  # predicts exactly the two GT outlines
-    panel = EvaluationPanel(lambda: ["fake-slow"], loader=lambda name: predictor)
+    panel = EvaluationPanel(lambda: ["fake-slow"], ComputeService(lambda request: predictor))
     qtbot.addWidget(panel)
     panel.gt.setText(str(folder))
     with qtbot.waitSignal(panel.runner.succeeded, timeout=30_000):
@@ -118,7 +119,7 @@ def test_evaluation_panel_scores_a_model(qtbot, tmp_path):
 def test_evaluation_panel_reports_unreadable_ground_truth(qtbot, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
-    panel = EvaluationPanel(lambda: ["fake-slow"], loader=lambda name: FakePredictor())
+    panel = EvaluationPanel(lambda: ["fake-slow"], ComputeService(lambda request: FakePredictor()))
     qtbot.addWidget(panel)
     panel.gt.setText(str(bad))
     assert not panel.start()
@@ -127,7 +128,7 @@ def test_evaluation_panel_reports_unreadable_ground_truth(qtbot, tmp_path):
 
 def test_evaluation_cancel(qtbot, tmp_path):
     folder = _ground_truth(tmp_path)
-    panel = EvaluationPanel(lambda: ["slow"], loader=lambda name: FakePredictor(steps=200, delay=0.02))
+    panel = EvaluationPanel(lambda: ["slow"], ComputeService(lambda request: FakePredictor(steps=200, delay=0.02)))
     qtbot.addWidget(panel)
     panel.gt.setText(str(folder))
     assert panel.start()
@@ -150,7 +151,7 @@ def test_the_training_panel_starts_on_a_short_preset_and_describes_each(qtbot, t
     from karyostudio.gui.panels.preset_info import preset_info
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
-    panel = TrainingPanel()
+    panel = TrainingPanel(ComputeService())
     qtbot.addWidget(panel)
     chosen = panel.preset.currentText()
     info = preset_info(chosen)
@@ -177,9 +178,32 @@ def test_training_output_goes_to_the_users_data_folder_never_the_programs(tmp_pa
     with pytest.raises(OutputFolderError):
         resolve_out_dir(str(PROGRAM_ROOT / "models"), "x")
     panel_status = []
-    panel = TrainingPanel()
+    panel = TrainingPanel(ComputeService())
     panel.out_dir.setText(str(PROGRAM_ROOT / "resources" / "run"))
     assert not panel.start()
     panel_status.append(panel.status.text())
     assert "program's own folder" in panel_status[0]
     panel.deleteLater()
+
+
+def test_installing_a_retrained_default_model_copies_its_detector_too(tmp_path):
+    from pathlib import Path
+
+    from karyostudio.gui.panels.training import install_model
+    from karyostudio.models.classic.classifier import CropNet, NetConfig
+    from karyostudio.models.classic.export import export_classic_model
+    from karyostudio.models.manifest import read_manifest
+    from karyostudio.models.registry import load_predictor
+
+    shipped = read_manifest(Path(__file__).resolve().parents[2] / "models" / "default-cpu.manifest.json")
+    detector = shipped.weights_path.parent / shipped.extra["detector"]["weights"]
+    exported = export_classic_model(
+        tmp_path / "export", "retrained", CropNet(NetConfig(out_size=(64, 32), widths=(4, 8), hidden=8, reject=True)),
+        temperature=1.0, checkpoint_metrics={}, detector=detector, template=shipped, description="test",
+        training_data="none", metrics={})
+    installed = install_model(exported.path, tmp_path / "models")
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "retrained-classifier.pt", "retrained-detector.pt", "retrained.manifest.json"]
+    model = load_predictor(installed)
+    assert model.detector is not None and model.name == "retrained"
+    assert read_manifest(installed).extra["assign"] == shipped.extra["assign"]

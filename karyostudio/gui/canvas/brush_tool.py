@@ -9,18 +9,15 @@ edit_ops.MIN_PIECE_AREA are dropped); erasing all of it deletes the outline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainterPath
 
 from karyostudio.geometry.edit_ops import EditError, brush_add, brush_erase, stroke_shape
+from karyostudio.gui.canvas.tool_base import Tool, ToolView
 from karyostudio.gui.canvas.tool_support import ContextMenuBlocker, hide, instance_at, preview_item, show_in, \
     single_selected, stroke_path
-from karyostudio.gui.canvas.tools import Tool
-
-if TYPE_CHECKING:
-    from karyostudio.gui.canvas.view import MetaphaseView
 
 DEFAULT_RADIUS = 6.0
 MIN_RADIUS, MAX_RADIUS = 1.0, 200.0
@@ -34,7 +31,7 @@ class BrushTool(Tool):
     name = "brush"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, view: "MetaphaseView", on_result: BrushResult, message: Callable[[str], None]):
+    def __init__(self, view: ToolView, on_result: BrushResult, message: Callable[[str], None]):
         super().__init__(view)
         self._on_result = on_result
         self._message = message

@@ -23,13 +23,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath
 
 from karyostudio.geometry.grabcut import GrabCutError, GrabCutRegion, GrabCutSettings
+from karyostudio.gui.canvas.tool_base import Tool, ToolView
 from karyostudio.gui.canvas.tool_support import ContextMenuBlocker, hide, polyline_path, preview_item, show_in, \
     stroke_path
-from karyostudio.gui.canvas.tools import Tool
 
 if TYPE_CHECKING:
     from karyostudio.core.document import Document
-    from karyostudio.gui.canvas.view import MetaphaseView
 
 STROKE_PX = 4.0  # radius of object/background strokes on screen
 HINT = "Enter accepts (or type its class), drag marks object, right/Shift+drag background, Esc cancels"
@@ -39,7 +38,7 @@ class GrabCutTool(Tool):
     name = "grabcut"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, view: "MetaphaseView", on_accept: Callable[[np.ndarray, str | None], object],
+    def __init__(self, view: ToolView, on_accept: Callable[[np.ndarray, str | None], object],
                  on_exit: Callable[[], None], message: Callable[[str], None],
                  settings: GrabCutSettings = GrabCutSettings()):
         super().__init__(view)

@@ -8,25 +8,22 @@ its name fits one of them at most), and all are left unreviewed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainterPath
 
 from karyostudio.geometry.edit_ops import EditError, split_by_line
 from karyostudio.gui.canvas.instance_item import InstanceItem
+from karyostudio.gui.canvas.tool_base import Tool, ToolView
 from karyostudio.gui.canvas.tool_support import hide, polyline_path, preview_item, show_in
-from karyostudio.gui.canvas.tools import Tool
-
-if TYPE_CHECKING:
-    from karyostudio.gui.canvas.view import MetaphaseView
 
 
 class SplitTool(Tool):
     name = "split"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, view: "MetaphaseView", on_result: Callable[[int, list, str], None],
+    def __init__(self, view: ToolView, on_result: Callable[[int, list, str], None],
                  on_exit: Callable[[], None], message: Callable[[str], None]):
         super().__init__(view)
         self._on_result = on_result

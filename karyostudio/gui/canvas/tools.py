@@ -1,58 +1,22 @@
-"""Canvas tools: what a mouse click means (select and drag vertices, draw a polygon, ...).
+"""The two basic canvas tools: select (and drag vertices) and draw a polygon.
 
-A tool receives the view's mouse and key events first and returns True for events it used;
-the rest get Qt's default handling (selection by click or rubber band). Tools never edit the
-document: they hand finished geometry to callbacks that push commands. Other tools subclass
-Tool in their own modules (brush_tool, split_tool, grabcut_tool; karyostudio.gui.edit_tools
-creates them and their actions) and are set with MetaphaseView.set_tool.
+Both subclass tool_base.Tool, as the editing tools do in their own modules (brush_tool,
+split_tool, grabcut_tool; karyostudio.gui.edit_tools creates them and their actions); each is
+set with MetaphaseView.set_tool.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainterPath, QPen
+from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
 from karyostudio.geometry.edit_ops import EditError, delete_vertex, insert_vertex, nearest_edge
-from karyostudio.gui.canvas.instance_item import HANDLE_PX, InstanceItem
-
-if TYPE_CHECKING:
-    from karyostudio.gui.canvas.view import MetaphaseView
-
-
-class Tool:
-    name = "tool"
-    cursor = Qt.CursorShape.ArrowCursor
-    drag_mode = QGraphicsView.DragMode.NoDrag
-
-    def __init__(self, view: "MetaphaseView"):
-        self.view = view
-
-    def activate(self) -> None: ...
-
-    def deactivate(self) -> None: ...
-
-    def mouse_press(self, event: QMouseEvent, pos: QPointF) -> bool:
-        return False
-
-    def mouse_move(self, event: QMouseEvent, pos: QPointF) -> bool:
-        return False
-
-    def mouse_release(self, event: QMouseEvent, pos: QPointF) -> bool:
-        return False
-
-    def mouse_double_click(self, event: QMouseEvent, pos: QPointF) -> bool:
-        return False
-
-    def key_press(self, event: QKeyEvent) -> bool:
-        return False
-
-    def tolerance(self) -> float:
-        """Scene distance that is HANDLE_PX on screen (for picking vertices)."""
-        return HANDLE_PX / max(self.view.zoom, 1e-6)
+from karyostudio.gui.canvas.instance_item import InstanceItem
+from karyostudio.gui.canvas.tool_base import Tool, ToolView
 
 
 class SelectTool(Tool):
@@ -66,7 +30,7 @@ class SelectTool(Tool):
     name = "select"
     drag_mode = QGraphicsView.DragMode.RubberBandDrag
 
-    def __init__(self, view: "MetaphaseView", on_edit: Callable[..., None]):
+    def __init__(self, view: ToolView, on_edit: Callable[..., None]):
         super().__init__(view)
         self._on_edit = on_edit
         self.message: Callable[[str], None] = lambda text: None  # the window shows these
@@ -218,7 +182,7 @@ class DrawPolygonTool(Tool):
     name = "draw polygon"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, view: "MetaphaseView", on_finish: Callable[[np.ndarray], None],
+    def __init__(self, view: ToolView, on_finish: Callable[[np.ndarray], None],
                  on_exit: Callable[[], None]):
         super().__init__(view)
         self._on_finish = on_finish

@@ -2,7 +2,7 @@
 
 Wheel zooms smoothly about the point under the cursor (trackpads send small steps); the
 middle button, or the left button while Space is held, pans. Everything else goes to the
-active tool first (see karyostudio.gui.canvas.tools); what it leaves goes to Qt's default
+active tool first (see karyostudio.gui.canvas.tool_base); what it leaves goes to Qt's default
 handling (click to select, rubber-band selection).
 """
 
@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QGraphicsView
 
 from karyostudio.gui.canvas.instance_item import InstanceItem
 from karyostudio.gui.canvas.scene import MetaphaseScene
-from karyostudio.gui.canvas.tools import Tool
+from karyostudio.gui.canvas.tool_base import Tool
 
 MIN_SCALE, MAX_SCALE = 0.02, 64.0
 WHEEL_STEP = 1.0 / 480.0  # one wheel notch (120) zooms by 2 ** (120 / 480) ~ 1.19

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from karyostudio.core.document import Document
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 from karyostudio.io.images import read_image
 
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QMimeData, QObject, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QWidget
 
-from karyostudio.gui.session import OPENABLE_SUFFIXES
+from karyostudio.workspace.session import OPENABLE_SUFFIXES
 
 
 def dropped_path(mime: QMimeData) -> Path | None:

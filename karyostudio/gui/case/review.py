@@ -9,18 +9,18 @@ remembered in the settings and shown against the case's progress in the tally an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QWidget
 
-from karyostudio.gui.actions import _action, menu
+from karyostudio.gui.actions import Menus, _action
 from karyostudio.gui.karyogram.karyotype_edit import SetSessionValue
+from karyostudio.gui.session_model import SessionModel
 from karyostudio.gui.settings import app_settings
+from karyostudio.gui.status_sink import StatusSink
 from karyostudio.io.case_report import CELL_STATUS_KEY, REJECTED, LabTargets
-
-if TYPE_CHECKING:
-    from karyostudio.gui.case.controller import CaseController
 
 _TARGET_KEYS = {"count": "case/target_count", "analyse": "case/target_analyse", "karyograms": "case/target_karyograms"}
 
@@ -69,50 +69,57 @@ def is_rejected(extra: dict) -> bool:
 
 
 class CaseReview(QObject):
-    """The reject action and the targets dialog; the case controller refreshes the tally."""
+    """The reject action and the targets dialog.
 
-    def __init__(self, case: "CaseController"):
-        super().__init__(case)
-        self.case = case
-        window = case.window
-        self.reject_action = _action(window, "Re&ject cell (unanalysable)", "Ctrl+J", checkable=True,
+    ``save_to`` saves the open document; ``in_case`` says whether it is a cell of the open case
+    (then a rejection is saved at once); ``refresh_case`` re-reads the case after new targets.
+    """
+
+    def __init__(self, sessions: SessionModel, status: StatusSink, save_to: Callable[[Path], bool],
+                 in_case: Callable[[], bool], refresh_case: Callable[[], None], host: QWidget, menus: Menus):
+        super().__init__(host)
+        self.sessions = sessions
+        self.status = status
+        self._save_to = save_to
+        self._in_case = in_case
+        self._refresh_case = refresh_case
+        self.host = host
+        self.reject_action = _action(host, "Re&ject cell (unanalysable)", "Ctrl+J", checkable=True,
                                      tip="Mark the open cell unanalysable: it stays in the case but leaves the tally")
-        self.targets_action = _action(window, "Case &targets\u2026",
+        self.targets_action = _action(host, "Case &targets\u2026",
                                       tip="Cells to count, cells to analyse and karyograms to make for a case")
-        window.addAction(self.reject_action)
-        edit = menu(window, "edit")
-        edit.addSeparator()
-        edit.addAction(self.reject_action)
-        menu(window, "analysis").addAction(self.targets_action)
+        host.addAction(self.reject_action)
+        menus.edit.addSeparator()
+        menus.edit.addAction(self.reject_action)
+        menus.analysis.addAction(self.targets_action)
         self.reject_action.triggered.connect(lambda checked: self.set_rejected(checked))
         self.targets_action.triggered.connect(self.targets_dialog)
 
     def sync(self) -> None:
         """Show the open cell's state on the action (after opening a cell, undo, redo)."""
-        self.reject_action.setChecked(is_rejected(self.case.window.session.extra))
+        self.reject_action.setChecked(is_rejected(self.sessions.session.extra))
 
     def set_rejected(self, rejected: bool) -> bool:
         """Reject the open cell (or take the mark back): one undo step, saved at once in a case."""
-        window = self.case.window
-        session = window.session
+        session = self.sessions.session
         if session.image_path is None:
-            window.status.message("open a cell first")
+            self.status.message("open a cell first")
             self.sync()
             return False
         if is_rejected(session.extra) != rejected:
             text = "reject the cell" if rejected else "take back the rejection"
             session.history.push(SetSessionValue(session.extra, CELL_STATUS_KEY, REJECTED if rejected else None, text))
         target = session.default_save_path()
-        if self.case.current_row() is not None and target is not None:
-            window.files.save_to(target)
-        window.status.message(f"{session.key} {'rejected: left out of the tally' if rejected else 'counts again'}")
+        if self._in_case() and target is not None:
+            self._save_to(target)
+        self.status.message(f"{session.key} {'rejected: left out of the tally' if rejected else 'counts again'}")
         self.sync()
         return True
 
     def targets_dialog(self) -> bool:
-        dialog = TargetsDialog(lab_targets(), self.case.window)
+        dialog = TargetsDialog(lab_targets(), self.host)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return False
         set_lab_targets(dialog.targets())
-        self.case.refresh()
+        self._refresh_case()
         return True

@@ -19,12 +19,14 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from karyostudio.core.annotated_image import ImageAnnotations
 from karyostudio.core.progress import CancelToken, Cancelled
-from karyostudio.gui.case.scan import annotation_path_for
+from karyostudio.gui.predictors import PredictorLoader
+from karyostudio.gui.run_errors import RunError, classify
+from karyostudio.gui.run_request import RunRequest
 from karyostudio.gui.thread_runner import ThreadRunner
-from karyostudio.gui.workers import PredictorLoader, is_gpu_failure
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import image_key, orientation_extra, read_image
 from karyostudio.io.labelme import write_labelme
+from karyostudio.workspace.case_scan import annotation_path_for
 
 _PROGRESS_INTERVAL_S = 0.05
 STEPS_PER_CELL = 100  # progress units per cell, so one bar shows "cell k of n" and the progress inside it
@@ -32,31 +34,31 @@ STEPS_PER_CELL = 100  # progress units per cell, so one bar shows "cell k of n" 
 
 @dataclass
 class CaseRunOutcome:
-    model_name: str
+    request: RunRequest
     total: int
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # cells that gained an annotation file meanwhile
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (cell, why)
+    failures: list[tuple[str, RunError]] = field(default_factory=list)  # (cell, why)
     cancelled: bool = False
-    error: str | None = None  # the model itself could not be loaded: nothing ran
+    error: RunError | None = None  # the model itself could not be loaded: nothing ran
 
     @property
-    def gpu_failure(self) -> str | None:
+    def gpu_failure(self) -> RunError | None:
         """Why the run failed on the GPU (load error or a cell's failure), or None."""
         reasons = ([self.error] if self.error else []) + [why for _, why in self.failures]
-        return next((why for why in reasons if is_gpu_failure(why)), None)
+        return next((why for why in reasons if why.gpu_failure), None)
 
 
 class CaseRunThread(QThread):
     progressed = Signal(int, int, str)
     cell_written = Signal(str)  # the annotation file just written
 
-    def __init__(self, loader: PredictorLoader, model_name: str, images: list[Path], token: CancelToken):
+    def __init__(self, loader: PredictorLoader, request: RunRequest, images: list[Path], token: CancelToken):
         super().__init__()
         self._loader = loader
         self._images = list(images)
         self.token = token
-        self.outcome = CaseRunOutcome(model_name, len(images))
+        self.outcome = CaseRunOutcome(request, len(images))
         self._last_progress = 0.0
         self._cell = 0
         self._label = ""
@@ -64,10 +66,10 @@ class CaseRunThread(QThread):
     def run(self) -> None:
         outcome = self.outcome
         try:
-            self.progressed.emit(0, 0, f"loading model {outcome.model_name}")
-            predictor = self._loader(outcome.model_name)
+            self.progressed.emit(0, 0, f"loading model {outcome.request.label}")
+            predictor = self._loader(outcome.request)
         except Exception as exc:  # shown to the user; nothing was written
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error = classify(exc)
             traceback.print_exc()
             return
         try:
@@ -100,11 +102,11 @@ class CaseRunThread(QThread):
                                                    extra=orientation_extra(image_path)))
         except Cancelled:
             raise
-        except (FormatError, OSError) as exc:
-            self.outcome.failures.append((name, str(exc)))
+        except (FormatError, OSError) as exc:  # their messages name the file: shown as they are
+            self.outcome.failures.append((name, classify(exc, str(exc))))
             return
         except Exception as exc:  # a model error on one cell must not end the whole run
-            self.outcome.failures.append((name, f"{type(exc).__name__}: {exc}"))
+            self.outcome.failures.append((name, classify(exc)))
             traceback.print_exc()
             return
         self.outcome.written.append(name)
@@ -133,10 +135,10 @@ class CaseRunner(ThreadRunner):
         super().__init__(parent)
         self._loader = loader
 
-    def start(self, model_name: str, images: list[Path]) -> bool:
+    def start(self, request: RunRequest, images: list[Path]) -> bool:
         if self._thread is not None:
             return False
-        thread = CaseRunThread(self._loader, model_name, images, CancelToken())
+        thread = CaseRunThread(self._loader, request, images, CancelToken())
         return self._launch(thread, (thread.progressed, self.progress), (thread.cell_written, self.cell_written))
 
     def _emit_outcome(self, thread: CaseRunThread) -> None:

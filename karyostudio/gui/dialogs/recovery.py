@@ -7,7 +7,7 @@ from enum import Enum
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QVBoxLayout, QWidget
 
-from karyostudio.gui.recovery import RecoveryEntry
+from karyostudio.workspace.recovery import RecoveryEntry
 
 
 class RecoveryAction(Enum):

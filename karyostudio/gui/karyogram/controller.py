@@ -1,8 +1,9 @@
 """KaryogramController: the karyogram pane, its actions and menu entries, and its links to the window.
 
-One line in the main window creates it (``self.karyogram = KaryogramController(self)``) and one
-passes it each new session. It puts the karyogram pane beside the metaphase (a splitter the user
-sizes, karyostudio.gui.karyogram.pane) and adds View > Karyogram (K), Straighten bent
+The main window creates it with what it works with (the session model, the selection, the
+metaphase canvas, the instance table); it follows the session model. ``place_pane`` puts the
+karyogram pane beside the metaphase (a splitter the user sizes, karyostudio.gui.karyogram.pane);
+the controller adds View > Karyogram (K), Straighten bent
 chromosomes, Ideograms, File > Export karyogram…; it keeps hover in step across the three
 views: the karyogram, the metaphase canvas (an outline overlay drawn on top of the hovered
 chromosome) and the instance list. Edits made here are core commands on the session's history
@@ -11,24 +12,30 @@ chromosome) and the instance list. Edits made here are core commands on the sess
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QMainWindow, QMenu, QToolBar
+from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QMenu, QSplitter, QTableView, QToolBar, QWidget
 
 from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import SetLabel
 from karyostudio.core.orientation import ChangeOrientation
-from karyostudio.gui.actions import label_menu, menu
+from karyostudio.gui.actions import Menus, label_menu
 from karyostudio.gui.canvas.instance_item import InstanceItem, to_qpolygon
+from karyostudio.gui.canvas.view import MetaphaseView
 from karyostudio.gui.dialogs.messages import show_error
 from karyostudio.gui.karyogram.export import ExportError, ExportMetadata, ExportOptions, export_karyogram
 from karyostudio.gui.karyogram.export_dialog import ExportDialog, default_export_path
 from karyostudio.gui.karyogram.karyotype_edit import KaryotypeBar, effective_karyotype
-from karyostudio.gui.karyogram.pane import KaryogramPane, install_beside, remember_visible
+from karyostudio.gui.karyogram.pane import KaryogramPane, remember_visible
 from karyostudio.gui.karyogram.scene import KaryogramScene
-from karyostudio.gui.label_keys import LabelKeyFilter
+from karyostudio.gui.label_keys import LabelKeyEntry, LabelKeyFilter
 from karyostudio.gui.panels.instances import ID_ROLE
-from karyostudio.gui.session import Session
+from karyostudio.gui.selection import Selection
+from karyostudio.gui.session_model import SessionModel
+from karyostudio.gui.status_sink import StatusSink
+from karyostudio.workspace.session import Session
 
 HOVER_PEN = QColor(30, 144, 255)
 
@@ -47,19 +54,33 @@ class _LeaveFilter(QObject):
 
 
 class KaryogramController(QObject):
-    def __init__(self, window: QMainWindow):
-        super().__init__(window)
-        self.window = window
-        self.selection = window.selection
+    """``set_label`` names the selection (as class keys do); ``save_recovery`` writes the recovery
+    file now; ``case_name`` is the open case's name or None; ``place_pane`` puts the pane beside the
+    metaphase and returns the splitter holding both; ``host`` owns the actions and parents dialogs."""
+
+    def __init__(self, *, sessions: SessionModel, selection: Selection, canvas: MetaphaseView,
+                 instance_table: QTableView, label_keys: LabelKeyEntry, set_label: Callable[[str | None], None],
+                 save_recovery: Callable[[], None], case_name: Callable[[], str | None],
+                 place_pane: Callable[[QWidget], QSplitter], status: StatusSink, host: QWidget, menus: Menus):
+        super().__init__(host)
+        self.sessions = sessions
+        self.selection = selection
+        self.canvas = canvas
+        self.label_keys = label_keys
+        self.set_label = set_label
+        self.save_recovery = save_recovery
+        self.case_name = case_name
+        self.status = status
+        self.host = host
         self.scene = KaryogramScene(self.selection, self)
         self.karyotype_bar = KaryotypeBar()
         self._build_actions()
         self.pane = KaryogramPane(self.scene, self.karyotype_bar, self.toolbar)
         self.view, self.strip_view = self.pane.view, self.pane.strip_view
-        self.splitter = install_beside(window, self.pane)
-        self._build_menus()
-        self._connect()
-        self.scene.set_active(self.pane.isVisibleTo(window))
+        self.splitter = place_pane(self.pane)
+        self._build_menus(menus)
+        self._connect(instance_table)
+        self.scene.set_active(self.shown)
         self.hover_outline = QGraphicsPathItem()
         pen = QPen(HOVER_PEN, 3.0)
         pen.setCosmetic(True)
@@ -67,12 +88,16 @@ class KaryogramController(QObject):
         self.hover_outline.setZValue(5.0)
         self.hover_outline.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.hover_outline.setVisible(False)
-        window.scene.addItem(self.hover_outline)
-        self._unsubscribe = None
+        canvas.metaphase_scene.addItem(self.hover_outline)
+        sessions.session_changed.connect(self.set_session)
+        # An edit, undo or redo of the hovered outline redraws its overlay at once.
+        sessions.document_changed.connect(lambda _event: self._show_metaphase_hover())
+        sessions.history_changed.connect(self._update_header)
+        self.set_session(sessions.session)
 
     # --- composition -----------------------------------------------------------------------
     def _action(self, text: str, tip: str, slot, *, checkable: bool = False, shortcut: str | None = None) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self.host)
         action.setToolTip(tip)
         action.setStatusTip(tip)
         action.setCheckable(checkable)
@@ -102,31 +127,27 @@ class KaryogramController(QObject):
         self.toolbar.addActions([self.act_straighten, self.act_ideograms, self.act_flip_vertical,
                                  self.act_flip_horizontal, self.act_rotate, self.act_fit, self.act_export])
 
-    def _build_menus(self) -> None:
-        window = self.window
+    def _build_menus(self, menus: Menus) -> None:
         self.act_show = self._action("&Karyogram", "Show or hide the karyogram beside the metaphase (K)",
                                      self._set_shown, checkable=True, shortcut="K")
-        self.act_show.setChecked(self.pane.isVisibleTo(window))
-        window.addAction(self.act_show)
-        view_menu = menu(window, "view")
-        view_menu.addSeparator()
-        view_menu.addActions([self.act_show, self.act_straighten, self.act_ideograms])
-        menu(window, "file").insertAction(window.act.quit, self.act_export)
+        self.act_show.setChecked(self.shown)
+        self.host.addAction(self.act_show)
+        menus.view.addSeparator()
+        menus.view.addActions([self.act_show, self.act_straighten, self.act_ideograms])
+        menus.file.insertAction(menus.file_end, self.act_export)
 
-    def _connect(self) -> None:
+    def _connect(self, table: QTableView) -> None:
         for view in (self.view, self.strip_view):
             view.relabel_requested.connect(self.relabel)
             view.context_menu_requested.connect(self._context_menu)
-            view.installEventFilter(LabelKeyFilter(self.window.label_keys, self))  # type a class, as on the canvas
+            view.installEventFilter(LabelKeyFilter(self.label_keys, self))  # type a class, as on the canvas
             view.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
         # The autosaver follows instance edits; a stored karyotype changes none, so save it now.
-        self.karyotype_bar.committed.connect(lambda _text: self.window.autosaver.flush())
+        self.karyotype_bar.committed.connect(lambda _text: self.save_recovery())
         self.selection.hover_changed.connect(self._show_metaphase_hover)
         self.selection.changed.connect(self._update_enabled)
-        window = self.window
-        window.view.cursor_moved.connect(self._metaphase_hover)
-        window.view.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
-        table = window.instance_panel.table
+        self.canvas.cursor_moved.connect(self._metaphase_hover)
+        self.canvas.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
         table.setMouseTracking(True)
         table.entered.connect(lambda index: self.selection.set_hovered(int(index.data(ID_ROLE))))
         table.viewport().installEventFilter(_LeaveFilter(lambda: self.selection.set_hovered(None), self))
@@ -135,17 +156,12 @@ class KaryogramController(QObject):
     # --- session ---------------------------------------------------------------------------
     @property
     def session(self) -> Session:
-        return self.window.session
+        return self.sessions.session
 
     def set_session(self, session: Session) -> None:
         self.hover_outline.setVisible(False)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        # An edit, undo or redo of the hovered outline redraws its overlay at once.
-        self._unsubscribe = session.document.subscribe(lambda _event: self._show_metaphase_hover())
         self.scene.set_document(session.document)
         self.karyotype_bar.set_session(session)
-        session.history.subscribe(lambda s=session: self._update_header() if s is self.session else None)
         self._update_header()
 
     def _update_header(self) -> None:
@@ -162,7 +178,7 @@ class KaryogramController(QObject):
 
     @property
     def shown(self) -> bool:
-        return self.pane.isVisibleTo(self.window)
+        return self.pane.isVisibleTo(self.splitter)
 
     def show_pane(self) -> None:
         """Show the karyogram beside the metaphase."""
@@ -196,7 +212,7 @@ class KaryogramController(QObject):
         ids = self._present(ids)
         if ids:
             self.session.history.push(SetLabel(ids, label))
-            self.window.status.message(f"{len(ids)} chromosome(s) moved to {label or 'unassigned'}")
+            self.status.message(f"{len(ids)} chromosome(s) moved to {label or 'unassigned'}")
         return len(ids)
 
     def orient(self, operation: str) -> int:
@@ -205,7 +221,7 @@ class KaryogramController(QObject):
         if ids:
             self.session.history.push(ChangeOrientation(ids, operation))
         else:
-            self.window.status.message("select a chromosome first")
+            self.status.message("select a chromosome first")
         return len(ids)
 
     def _update_enabled(self) -> None:
@@ -216,7 +232,7 @@ class KaryogramController(QObject):
     def _context_menu(self, instance_id: int | None, global_pos: QPoint) -> None:
         popup = QMenu(self.view)
         if instance_id is not None:
-            popup.addMenu(label_menu(popup, self.window.set_label))
+            popup.addMenu(label_menu(popup, self.set_label))
             popup.addActions([self.act_flip_vertical, self.act_flip_horizontal, self.act_rotate])
             popup.addSeparator()
         popup.addActions([self.act_straighten, self.act_ideograms, self.act_fit, self.act_export])
@@ -226,7 +242,7 @@ class KaryogramController(QObject):
     # --- hover across views ----------------------------------------------------------------
     def _metaphase_hover(self, pos: QPointF) -> None:
         hovered = None
-        for item in self.window.scene.items(pos):
+        for item in self.canvas.metaphase_scene.items(pos):
             if isinstance(item, InstanceItem) and item.polygon().containsPoint(pos, Qt.FillRule.OddEvenFill):
                 hovered = item.instance_id
                 break
@@ -245,11 +261,6 @@ class KaryogramController(QObject):
         self.hover_outline.setVisible(True)
 
     # --- export ----------------------------------------------------------------------------
-    def case_name(self) -> str | None:
-        case = getattr(self.window, "case", None)
-        folder = getattr(case, "folder", None)
-        return folder.name if folder is not None else None
-
     def export_dialog(self) -> None:
         session = self.session
         case = self.case_name()
@@ -257,7 +268,7 @@ class KaryogramController(QObject):
         dialog = ExportDialog(case or session.key, effective_karyotype(session),
                               default_export_path(session.key, session.annotation_path, session.image_path,
                                                   session.image_path.parent if in_case else None),
-                              self.window, cell=session.key if case else None,
+                              self.host, cell=session.key if case else None,
                               counts=count_cell(session.document).text())
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
@@ -274,7 +285,7 @@ class KaryogramController(QObject):
         try:
             written = export_karyogram(self.scene, path, metadata, options)
         except ExportError as exc:
-            show_error(self.window, "Export karyogram", str(exc))
+            show_error(self.host, "Export karyogram", str(exc))
             return False
-        self.window.status.message(f"karyogram written to {written}")
+        self.status.message(f"karyogram written to {written}")
         return True

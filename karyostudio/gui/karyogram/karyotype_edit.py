@@ -19,7 +19,7 @@ from karyostudio.core.cell_count import count_cell
 from karyostudio.core.commands import Command
 from karyostudio.core.document import Document
 from karyostudio.core.iscn import IscnError, validate_karyotype
-from karyostudio.gui.session import Session
+from karyostudio.workspace.session import Session
 
 KARYOTYPE_OVERRIDE_KEY = "karyotype_override"
 _INVALID_STYLE = "QLineEdit { background: #ffd6d6; color: #900; }"

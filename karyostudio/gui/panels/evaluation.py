@@ -4,7 +4,9 @@ Pick a model and ground truth (a labelme folder, a COCO file or a Pascal VOC tre
 karyostudio.io.annotation_set reads). The job runs the model on every ground-truth image that
 has its image file, then karyostudio.metrics.evaluate_annotations (the same numbers as
 ``karyostudio evaluate``). Headline numbers go into a table, per-class AP into a bar chart
-(pyqtgraph) and the full text report below. Runs on a JobThread with progress and Cancel.
+(pyqtgraph) and the full text report below. Runs on a JobThread with progress and Cancel,
+started through the compute service (its device and predictor cache, and only while no other
+job holds it).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from PySide6.QtWidgets import (
 from karyostudio.core.annotated_image import AnnotationSet, ImageAnnotations
 from karyostudio.core.classes import CLASS_NAMES
 from karyostudio.core.progress import CancelToken, check
+from karyostudio.gui.compute import ComputeService
 from karyostudio.gui.jobs import JobRunner, Post
-from karyostudio.gui.workers import PredictorLoader, default_loader
 
 
 def evaluate_model(predictor, gt: AnnotationSet, post: Post, cancel: CancelToken, *,
@@ -80,11 +82,11 @@ def headline(result: dict) -> list[tuple[str, str]]:
 
 
 class EvaluationPanel(QWidget):
-    def __init__(self, model_names: Callable[[], list[str]], loader: PredictorLoader = default_loader,
+    def __init__(self, model_names: Callable[[], list[str]], compute: ComputeService,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self._model_names = model_names
-        self._loader = loader
+        self.compute = compute
         self.runner = JobRunner(self)
         self.model = QComboBox()
         self.gt = QLineEdit()
@@ -128,7 +130,7 @@ class EvaluationPanel(QWidget):
         self.runner.busy_changed.connect(self._busy)
         self.runner.message.connect(self._on_message)
         self.runner.succeeded.connect(self._show)
-        self.runner.failed.connect(lambda text: self.status.setText(f"evaluation failed: {text}"))
+        self.runner.failed.connect(lambda error: self.status.setText(f"evaluation failed: {error.message}"))
         self.runner.cancelled.connect(lambda: self.status.setText("evaluation cancelled"))
         self.result: dict | None = None
         self.refresh_models()
@@ -154,6 +156,12 @@ class EvaluationPanel(QWidget):
         if not path or not model_name:
             self.status.setText("choose a model and the ground truth first")
             return False
+        request = self.compute.request(model_name)
+        job = f"the evaluation of {request.label}"
+        refusal = self.compute.refusal(job)
+        if refusal is not None:
+            self.status.setText(refusal)
+            return False
         from karyostudio.gui.dialogs.messages import show_reader_warnings
         from karyostudio.io.reader_warnings import reader_warnings, require_instances
 
@@ -165,14 +173,14 @@ class EvaluationPanel(QWidget):
             self.status.setText(f"cannot read the ground truth: {exc}")
             return False
         self.result = None
-        self.status.setText(f"evaluating {model_name} on {len(gt)} image(s)")
-        loader = self._loader
+        self.status.setText(f"evaluating {request.label} on {len(gt)} image(s)")
+        predictors = self.compute.predictors
 
         def work(post: Post, cancel: CancelToken) -> dict:
-            post("progress", (0, 0, f"loading model {model_name}"))
-            return evaluate_model(loader(model_name), gt, post, cancel)
+            post("progress", (0, 0, f"loading model {request.label}"))
+            return evaluate_model(predictors(request), gt, post, cancel)
 
-        return self.runner.start(work)
+        return self.compute.start(job, self.runner, lambda: self.runner.start(work))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Ground-truth folder")

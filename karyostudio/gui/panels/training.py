@@ -11,7 +11,8 @@ Runs go into the user's data folder (``$XDG_DATA_HOME/karyostudio/training/<pres
 into the program's own folder whatever the working directory; a relative output folder is taken
 inside the user's training folder. Below the preset the panel shows its description and how
 long it takes on this machine (karyostudio.gui.panels.preset_info); it starts on the shortest
-CPU preset.
+CPU preset. Training starts through the compute service: on its device (the Device box shows and
+sets the app's one device), and only while no model run or evaluation holds it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from karyostudio.core.progress import CancelToken
+from karyostudio.gui.compute import ComputeService, device_names
 from karyostudio.gui.jobs import JobRunner, Post
 from karyostudio.gui.panels.preset_info import default_preset, preset_info
 from karyostudio.gui.program_files import is_shipped, user_training_dir
@@ -98,35 +100,28 @@ def resolve_out_dir(out_dir: str, preset_name: str) -> Path:
 
 
 def install_model(manifest_path: Path, target_dir: Path) -> Path:
-    """Copy an exported model (manifest + its weights file) into a model folder; returns the new manifest."""
-    from karyostudio.models.manifest import read_manifest
+    """Copy an exported model (manifest + every weights file it names) into a model folder; returns
+    the new manifest. The manifest goes last, so a model folder never lists a model whose files are
+    not all there."""
+    from karyostudio.models.manifest import model_files, read_manifest
 
     manifest = read_manifest(manifest_path)
     target_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(manifest.weights_path, target_dir / manifest.weights_path.name)
+    for path in model_files(manifest):
+        shutil.copy2(path, target_dir / path.name)
     target = target_dir / manifest_path.name
     shutil.copy2(manifest_path, target)
     return target
 
 
-def _has_gpu() -> bool:
-    """A CUDA device, when torch is already loaded (the panel never loads it just to ask)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    try:
-        return bool(torch is not None and torch.cuda.is_available())
-    except Exception:  # noqa: BLE001 - a broken CUDA setup means no GPU
-        return False
-
-
 class TrainingPanel(QWidget):
     model_installed = Signal(str)  # manifest path
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, compute: ComputeService, parent: QWidget | None = None):
         super().__init__(parent)
         from karyostudio.training.config import preset_names  # no torch: presets are YAML files
 
+        self.compute = compute
         self.runner = JobRunner(self)
         self.preset = QComboBox()
         self.preset.setEditable(True)  # a config file path may be typed instead
@@ -151,7 +146,10 @@ class TrainingPanel(QWidget):
         self.minutes.setSpecialValueText("preset's")
         self.minutes.setSuffix(" min")
         self.device = QComboBox()
-        self.device.addItems(["cpu", "cuda"])
+        self.device.addItems(device_names())
+        self.device.setCurrentText(compute.device)
+        self.device.currentTextChanged.connect(compute.set_device)
+        compute.device_changed.connect(self.device.setCurrentText)
         self.start_button = QPushButton("Start training")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -196,7 +194,7 @@ class TrainingPanel(QWidget):
         self.runner.busy_changed.connect(self._busy)
         self.runner.message.connect(self._on_message)
         self.runner.succeeded.connect(self._on_succeeded)
-        self.runner.failed.connect(lambda text: self._set_status(f"training failed: {text}"))
+        self.runner.failed.connect(lambda error: self._set_status(f"training failed: {error.message}"))
         self.runner.cancelled.connect(lambda: self._set_status(
             f"cancelled; a checkpoint in {self._config.out_dir} lets the run resume"))
         self._steps: list[float] = []
@@ -214,10 +212,15 @@ class TrainingPanel(QWidget):
             return False
         try:
             config = build_config(self.preset.currentText().strip(), out_dir=self.out_dir.text().strip(),
-                                  max_minutes=self.minutes.value() or None, device=self.device.currentText(),
+                                  max_minutes=self.minutes.value() or None, device=self.compute.device,
                                   corrections=self.corrections.text().strip())
         except (ConfigError, FormatError, OSError, OutputFolderError) as exc:
             self._set_status(f"cannot start: {exc}")
+            return False
+        job = f"training {config.name}"
+        refusal = self.compute.refusal(job)
+        if refusal is not None:
+            self._set_status(refusal)
             return False
         self._config = config
         self._steps.clear()
@@ -235,7 +238,7 @@ class TrainingPanel(QWidget):
             check_training_data(config)  # refuses data whose every label is unknown
             return fit(config, callbacks=[_PostingCallbacks(post)], cancel=cancel)
 
-        return self.runner.start(work)
+        return self.compute.start(job, self.runner, lambda: self.runner.start(work))
 
     def install(self) -> Path | None:
         from karyostudio.models.manifest import user_model_dir
@@ -255,7 +258,7 @@ class TrainingPanel(QWidget):
         name = text.strip()
         if name in preset_names():
             info = preset_info(name)
-            self.about.setText(f"{info.description}\nTime: {info.duration_text(has_gpu=_has_gpu())}")
+            self.about.setText(f"{info.description}\nTime: {info.duration_text(has_gpu=self.compute.gpu_available())}")
         else:
             self.about.setText("a config file (YAML or JSON)" if name else "")
         if not self._out_dir_edited:

@@ -16,7 +16,7 @@ from karyostudio.core.commands import ReplaceInstances
 from karyostudio.core.document import Document
 from karyostudio.io.errors import FormatError
 from karyostudio.io.labelme import read_labelme, write_labelme
-from karyostudio.gui.session import ANNOTATION_SUFFIX, Session
+from karyostudio.workspace.session import ANNOTATION_SUFFIX, Session
 
 RECOVERY_KEY = "karyostudioRecovery"
 RESTORE_TEXT = "restore recovered work"
