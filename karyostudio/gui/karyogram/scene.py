@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene
 
 from karyostudio.core.cell_count import CellCount, count_cell, is_chromosome

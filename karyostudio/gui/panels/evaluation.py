@@ -49,12 +49,12 @@ def evaluate_model(predictor, gt: AnnotationSet, post: Post, cancel: CancelToken
     if not usable:
         raise ValueError("none of the ground-truth images could be found next to the annotations")
     pred: AnnotationSet = {}
-    for done, (key, annotations) in enumerate(sorted(usable.items())):
+    for done, (key, truth) in enumerate(sorted(usable.items())):
         check(cancel)
         post("progress", (done, len(usable), f"predicting {key}"))
-        image = read_image(annotations.image_path)
+        image = read_image(truth.image_path)
         instances = predictor.predict(image, cancel=cancel)
-        pred[key] = ImageAnnotations(key=key, instances=list(instances), image_path=annotations.image_path,
+        pred[key] = ImageAnnotations(key=key, instances=list(instances), image_path=truth.image_path,
                                      image_size=(image.shape[1], image.shape[0]))
     post("progress", (len(usable), len(usable), "scoring"))
     result = evaluate_annotations({k: gt[k] for k in usable}, pred, score_threshold=score_threshold,
