@@ -11,7 +11,6 @@ float16 weights plus a manifest of family "centernet" in ``<out_dir>/export``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,10 +27,10 @@ from karyostudio.models.centernet.net import CenterNet
 from karyostudio.models.centernet.weights import export_model
 from karyostudio.training.centernet_data import CenterNetDataset, collate, median_diagonal, rescale, sample_boxes
 from karyostudio.training.centernet_settings import CenterNetSettings
-from karyostudio.training.config import DataConfig, TrainConfig
+from karyostudio.training.config import TrainConfig
 from karyostudio.training.detection_data import BatchStream, batch_loader, build_sources
 from karyostudio.training.errors import ConfigError, TrainingError
-from karyostudio.training.family_settings import settings_for, with_corrections
+from karyostudio.training.family_settings import describe_sources, settings_for, with_settings_data
 from karyostudio.training.run_state import RunState
 from karyostudio.training.task import Plan, RunContext, Step, TrainingTask, best_weights, first_number
 
@@ -120,9 +119,7 @@ class CenterNetTask(TrainingTask):
 
     def _datasets(self) -> tuple[CenterNetDataset, CenterNetDataset]:
         s = self.settings
-        data = DataConfig(root=s.data_root or self.config.data.root,
-                          mask_sources=with_corrections(s.sources, s.labelme_dirs))
-        train, val = build_sources(dataclasses.replace(self.config, data=data), "masks")
+        train, val = build_sources(with_settings_data(self.config, s), "masks")
         if len(train) == 0:
             raise ConfigError("no training images in settings.sources")
         return CenterNetDataset(train, s.model, s.crop, s.augment), CenterNetDataset(val, s.model, s.crop)
@@ -164,8 +161,7 @@ class CenterNetTask(TrainingTask):
 
     def export(self, state: RunState) -> Path | None:
         weights, metrics = best_weights(self.run.out, self.model, state)
-        sources = "; ".join(f"{x.kind} {x.path or f'x{x.count} at {x.size} px (seed {x.seed})'}"
-                            for x in self.settings.sources)
+        sources = describe_sources(self.settings.sources)
         manifest = export_model(self.run.out / "export", self.config.name, weights, self.settings.model,
                                 description="class-agnostic chromosome centre detector (CenterNet/TTFNet style)",
                                 training_data=sources, metrics=metrics,

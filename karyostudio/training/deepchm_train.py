@@ -12,7 +12,6 @@ family "deepchm" in ``<out_dir>/export``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,11 +25,11 @@ from karyostudio.geometry.rotated import rotated_iou_matrix
 from karyostudio.metrics.detection import DetectionAccumulator
 from karyostudio.models.deepchm.model import DeepCHM
 from karyostudio.models.deepchm.weights import export_model
-from karyostudio.training.config import DataConfig, TrainConfig
+from karyostudio.training.config import TrainConfig
 from karyostudio.training.deepchm_data import DeepCHMDataset
 from karyostudio.training.detection_data import BatchStream, batch_loader, build_sources
 from karyostudio.training.errors import ConfigError, TrainingError
-from karyostudio.training.family_settings import settings_for, with_corrections
+from karyostudio.training.family_settings import describe_sources, settings_for, with_settings_data
 from karyostudio.training.run_state import RunState
 from karyostudio.training.run_support import step_seed
 from karyostudio.training.task import Plan, RunContext, Step, TrainingTask, best_weights, first_number
@@ -102,9 +101,7 @@ class DeepCHMTask(TrainingTask):
 
     def _datasets(self) -> tuple[DeepCHMDataset, DeepCHMDataset]:
         s = self.settings
-        data = DataConfig(root=s.data_root or self.config.data.root,
-                          mask_sources=with_corrections(s.sources, s.labelme_dirs))
-        train, val = build_sources(dataclasses.replace(self.config, data=data), "masks")
+        train, val = build_sources(with_settings_data(self.config, s), "masks")
         if len(train) == 0:
             raise ConfigError("no training images in settings.sources")
         return DeepCHMDataset(train, s.model, s.augment), DeepCHMDataset(val, s.model)
@@ -150,8 +147,7 @@ class DeepCHMTask(TrainingTask):
         weights, metrics = best_weights(self.run.out, self.model, state)
         spec = self.settings.model
         flags = [n for n in ("pminf", "sgach", "hdlos", "dasmp") if getattr(spec, f"use_{n}")]
-        sources = "; ".join(f"{x.kind} {x.path or f'x{x.count} at {x.size} px (seed {x.seed})'}"
-                            for x in self.settings.sources)
+        sources = describe_sources(self.settings.sources)
         manifest = export_model(self.run.out / "export", self.config.name, weights, spec,
                                 description=f"DeepCHM {spec.backbone} rotated detector "
                                             f"({' + '.join(flags) if flags else 'baseline'})",

@@ -13,7 +13,6 @@ resumed run continues as the uninterrupted one would.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,10 +27,10 @@ from karyostudio.models.maskrcnn.validate import summarise
 from karyostudio.models.ermrcnn.model import build_ermrcnn
 from karyostudio.models.ermrcnn.predictor import detect, raw_to_instances
 from karyostudio.models.ermrcnn.weights import export_model
-from karyostudio.training.config import DataConfig, TrainConfig
+from karyostudio.training.config import TrainConfig
 from karyostudio.training.detection_data import BatchStream, batch_loader
 from karyostudio.training.ermrcnn_settings import all_sources
-from karyostudio.training.family_settings import settings_for
+from karyostudio.training.family_settings import settings_for, with_settings_data
 from karyostudio.training.errors import ConfigError, TrainingError
 from karyostudio.training.run_state import RunState
 from karyostudio.training.run_support import step_seed
@@ -98,8 +97,7 @@ class ERMRCNNTask(TrainingTask):
     def setup(self, run: RunContext, saved: Mapping[str, Any] | None) -> Plan:
         s, config = self.settings, self.config
         self.run = run
-        data = DataConfig(root=s.data_root or config.data.root, mask_sources=all_sources(s), augment=s.augment)
-        self.train_set, self.val_set = build_rotated_datasets(dataclasses.replace(config, data=data),
+        self.train_set, self.val_set = build_rotated_datasets(with_settings_data(config, s, s.augment),
                                                               s.model.input_size, roles=("masks",))
         if len(self.train_set) == 0:
             raise ConfigError("no training images")

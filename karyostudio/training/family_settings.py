@@ -8,11 +8,12 @@ value rules that families share; each settings module adds its own.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence, TypeVar
 
 from karyostudio.core.typed_mapping import from_mapping
 from karyostudio.models.families import family_record
-from karyostudio.training.config import SourceConfig, TrainConfig, check_source
+from karyostudio.training.config import AugmentConfig, DataConfig, SourceConfig, TrainConfig, check_source
 from karyostudio.training.errors import ConfigError
 
 S = TypeVar("S")
@@ -40,6 +41,20 @@ def with_corrections(sources: Sequence[SourceConfig], labelme_dirs: Sequence[str
     """The configured sources plus one labelme source per corrections folder (all for training)."""
     return [*sources, *(SourceConfig(kind="labelme", path=d, val_fraction=0.0, split="random")
                         for d in labelme_dirs)]
+
+
+def with_settings_data(config: TrainConfig, settings: Any, augment: AugmentConfig | None = None) -> TrainConfig:
+    """``config`` with its data replaced by the settings' image sources and corrections folders
+    (relative paths under settings.data_root, else data.root), for detection_data.build_sources."""
+    data = DataConfig(root=settings.data_root or config.data.root,
+                      mask_sources=with_corrections(settings.sources, settings.labelme_dirs),
+                      augment=augment if augment is not None else AugmentConfig())
+    return dataclasses.replace(config, data=data)
+
+
+def describe_sources(sources: Sequence[SourceConfig]) -> str:
+    """One line naming the image sources, for a manifest's training_data."""
+    return "; ".join(f"{x.kind} {x.path or f'x{x.count} at {x.size} px (seed {x.seed})'}" for x in sources)
 
 
 def require_at_least_one(settings: Any, names: Sequence[str]) -> None:
