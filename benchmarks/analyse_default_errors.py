@@ -15,6 +15,12 @@ the joint assignment) and the assignment that decides keep-or-drop itself (the p
 each detection passed to ``assign_karyotype``). ``--half A|B`` restricts to one half of the validation patients, so a
 setting chosen on one half is checked on the other.
 
+``--fit-sex TRAIN_PARTS`` fits the sex decision's XY prior and the weight of the cell's strongest
+Y reading (AssignConfig xy_log_prior, y_evidence_weight) by a logistic regression of "the cell is
+annotated XY" on the whole-cell evidence (total of XX minus total of XY) and logit(max_i presence_i
+P_i(Y)), on the cells annotated exactly XX or XY of a dump of *training* cells
+(``dump_default_parts.py --split train``), and scores the parts with them.
+
 ``--fit-presence`` calibrates the presence weights (AssignConfig score_weight, reject_weight,
 presence_bias: a logistic regression of "this detection is a distinct annotated chromosome",
 box IoU >= 0.5 one-to-one in score order) by two-fold cross-fitting over the patient halves: each
@@ -22,7 +28,8 @@ half is scored with the weights fit on the other, and the mean of the two fits i
 model's manifest.
 
 Usage:
-  python benchmarks/analyse_default_errors.py parts.npz [--half A|B] [--fit-presence] [--json out.json]
+  python benchmarks/analyse_default_errors.py parts.npz [--half A|B] [--fit-presence]
+      [--fit-sex train-parts.npz] [--json out.json]
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from karyostudio.metrics.matching import greedy_match, score_order
 from karyostudio.models.registry import DEFAULT_MODEL
 from scipy.optimize import minimize
 
-from karyostudio.models.classic.assign import AssignConfig, _logit, assign_karyotype, presence_probability
+from karyostudio.models.classic.assign import AssignConfig, _logit, assign_karyotype, presence_probability, xy_log_odds
 
 SHIPPED_SCORE, SHIPPED_REJECT = 0.2, 0.5  # the per-object rule used before the presence assignment
 
@@ -86,7 +93,7 @@ def decide(parts: dict, cell: int, rule: str, config: AssignConfig) -> tuple[np.
 def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> dict:
     causes, extras, confusions = Counter(), Counter(), Counter()
     sex_errors = Counter()
-    count_ok = karyotype_ok = normal_n = sex_ok = 0
+    count_ok = karyotype_ok = normal_n = sex_ok = clean_n = clean_ok = 0
     matched = correct = n_gt = n_pred = 0
     count_errors = []
     other_n = other_count_ok = other_karyotype_ok = 0
@@ -129,6 +136,8 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
                 causes["dropped as no chromosome / by the assignment"] += 1
         truth_sex = "XY" if CLASS_NAMES.index("Y") in gt_class else "XX"
         sex_ok += sex == truth_sex
+        if annotated_sex(gt_class) is not None:
+            clean_n, clean_ok = clean_n + 1, clean_ok + (sex == truth_sex)
         if sex != truth_sex:
             if truth_sex == "XY":
                 y_rows = gt_rows[gt_class == CLASS_NAMES.index("Y")]
@@ -154,6 +163,7 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
         "exact_count_normal": count_ok / max(normal_n, 1),
         "karyotype_exact_normal": karyotype_ok / max(normal_n, 1),
         "sex_decision_correct": sex_ok / max(len(cells), 1),
+        "sex_decision_correct_annotated_xx_or_xy": clean_ok / max(clean_n, 1), "cells_annotated_xx_or_xy": clean_n,
         "other_cells": {"cells": other_n, "exact_count": other_count_ok, "karyotype_exact": other_karyotype_ok},
         "recall": matched / max(n_gt, 1), "precision": matched / max(n_pred, 1),
         "classification_matched": correct / max(matched, 1),
@@ -187,6 +197,43 @@ def fit_presence(parts: dict, cells: list[int], floor: float) -> np.ndarray:
     return minimize(loss, np.array([1.0, 1.0, 0.0]), method="BFGS").x
 
 
+def annotated_sex(gt_class: np.ndarray) -> str | None:
+    """"XX" or "XY" when a cell is annotated with exactly those sex chromosomes, else None."""
+    x, y = int(np.sum(gt_class == CLASS_NAMES.index("X"))), int(np.sum(gt_class == CLASS_NAMES.index("Y")))
+    return {(2, 0): "XX", (1, 1): "XY"}.get((x, y))
+
+
+def fit_sex(parts: dict, config: AssignConfig) -> tuple[float, float, int]:
+    """(xy_log_prior, y_evidence_weight, cells used) fit on the cells annotated exactly XX or XY."""
+    neutral = replace(config, xy_log_prior=0.0, y_evidence_weight=0.0)
+    one = replace(neutral, y_evidence_weight=1.0)
+    features, targets = [], []
+    for cell in range(len(parts["cell_ids"])):
+        truth = annotated_sex(parts["gt_class"][parts["gt_cell"] == cell])
+        rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= config.presence_floor))
+        if truth is None or len(rows) == 0:
+            continue
+        presence = presence_probability(parts["det_score"][rows], parts["reject"][rows], config)
+        assignment = assign_karyotype(parts["log_probs"][rows], presence=presence, config=neutral)
+        if assignment.sex_hypothesis is None:
+            continue
+        whole_cell = assignment.hypothesis_scores["XY"] - assignment.hypothesis_scores["XX"]
+        lp = parts["log_probs"][rows].astype(np.float64)
+        strongest_y = xy_log_odds(lp - np.logaddexp.reduce(lp, axis=1, keepdims=True), presence, one)
+        features.append((whole_cell, strongest_y, 1.0))
+        targets.append(truth == "XY")
+    x, y = np.array(features), np.array(targets, dtype=np.float64)
+
+    def loss(w: np.ndarray) -> float:
+        z = x @ w
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    a, b, c = minimize(loss, np.array([1.0, 0.0, 0.0]), method="BFGS").x
+    if a <= 0:
+        raise SystemExit(f"the whole-cell evidence got weight {a:.3f} <= 0 in the sex fit: not a usable decision")
+    return round(float(c / a), 2), round(float(b / a), 2), len(y)
+
+
 def with_weights(config: AssignConfig, weights: np.ndarray) -> AssignConfig:
     return replace(config, score_weight=round(float(weights[0]), 2), reject_weight=round(float(weights[1]), 2),
                    presence_bias=round(float(weights[2]), 2))
@@ -197,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("parts", type=Path)
     parser.add_argument("--half", choices=["A", "B"], default=None)
     parser.add_argument("--fit-presence", action="store_true")
+    parser.add_argument("--fit-sex", type=Path, default=None, metavar="TRAIN_PARTS",
+                        help="fit the sex decision on this dump of training cells and score with it")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="whose manifest's assign settings to use")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -204,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     cells = [k for k, c in enumerate(parts["cell_ids"]) if args.half is None or patient_half(str(c)) == args.half]
     config = manifest_assign_config(args.model)
     results = [analyse(parts, "shipped", AssignConfig(), cells), analyse(parts, "presence", config, cells)]
+    if args.fit_sex:
+        prior, weight, used = fit_sex(load(args.fit_sex), config)
+        print(f"sex decision fit on {used} training cells annotated XX or XY: xy_log_prior {prior}, "
+              f"y_evidence_weight {weight}")
+        result = analyse(parts, "presence", replace(config, xy_log_prior=prior, y_evidence_weight=weight), cells)
+        result["rule"] = f"presence, sex decision fit on the training cells (prior {prior}, Y weight {weight})"
+        results.append(result)
     if args.fit_presence:
         halves = {h: [k for k in cells if patient_half(str(parts["cell_ids"][k])) == h] for h in "AB"}
         fits = {h: fit_presence(parts, halves[h], config.presence_floor) for h in "AB"}

@@ -8,8 +8,13 @@ classes. ``benchmarks/analyse_default_errors.py`` reads the file to break the pi
 down by kind and to compare decision rules (detector threshold, reject level, assignment, sex
 decision) without running the networks again.
 
+``--split train --every K`` dumps every K-th cell of the training patients instead, so that a
+decision rule's settings can be fit on cells that are not the validation split (the networks
+have seen these cells in training, so their outputs there are a little more confident).
+
 Usage:
   python benchmarks/dump_default_parts.py --out parts.npz [--model NAME] [--floor 0.05] [--limit N]
+      [--split validation|train] [--every K]
 Data: Taichung metaphase dataset (Tseng et al., Scientific Data 10, 104, 2023; CC BY 4.0).
 """
 
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_default_pipeline import DEFAULT_DATA, _TRAIN_DEFAULTS, normal_ids, validation_ids
+from benchmarks.bench_default_pipeline import DEFAULT_DATA, _TRAIN_DEFAULTS, normal_ids
 from karyostudio.core.classes import class_index
 from karyostudio.io.atomic import atomic_write_bytes
 from karyostudio.io.images import read_image
@@ -31,10 +36,18 @@ from karyostudio.io.voc import read_voc
 from karyostudio.metrics.ap import box_xywh
 from karyostudio.models.centernet.outlines import edge_width, instances_from_detections
 from karyostudio.models.registry import DEFAULT_MODEL, load_predictor
+from karyostudio.training.classifier_data import list_image_ids, split_by_patient
 
 
-def dump(root: Path, model: str, floor: float, limit: int | None) -> dict[str, np.ndarray]:
-    ids = validation_ids(root, _TRAIN_DEFAULTS["val_fraction"], _TRAIN_DEFAULTS["seed"])[:limit]
+def dump_ids(root: Path, split: str, every: int) -> list[str]:
+    """The cells to dump: the validation split, or every ``every``-th cell of the training patients."""
+    train, val = split_by_patient(list_image_ids(root), _TRAIN_DEFAULTS["val_fraction"], _TRAIN_DEFAULTS["seed"])
+    return (val if split == "validation" else sorted(train))[::every]
+
+
+def dump(root: Path, model: str, floor: float, limit: int | None, split: str = "validation",
+         every: int = 1) -> dict[str, np.ndarray]:
+    ids = dump_ids(root, split, every)[:limit]
     normal = normal_ids(root)
     pipeline = load_predictor(model)
     if getattr(pipeline, "detector", None) is None:
@@ -50,7 +63,7 @@ def dump(root: Path, model: str, floor: float, limit: int | None) -> dict[str, n
         instances = instances_from_detections(image, result.detections, source="dump",
                                               edge_px=edge_width(result.scale))
         boxes = result.detections.boxes
-        log_probs, reject = pipeline.classifier.read_boxes(image, list(boxes))
+        log_probs, reject = pipeline.read_detections(image, list(boxes))
         seconds.append(time.perf_counter() - start)
         xywh = box_xywh([i.polygon for i in instances]) if instances else np.zeros((0, 4))
         columns["cell"].append(np.full(len(boxes), n))
@@ -68,7 +81,7 @@ def dump(root: Path, model: str, floor: float, limit: int | None) -> dict[str, n
               f"{seconds[-1]:.2f} s", file=sys.stderr)
     out = {k: np.concatenate(v) for k, v in columns.items()}
     out.update(cell_ids=np.array(cells), cell_normal=np.array(is_normal), seconds=np.array(seconds),
-               floor=np.array(floor), model=np.array(str(model)))
+               floor=np.array(floor), model=np.array(str(model)), split=np.array(split))
     return out
 
 
@@ -78,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--floor", type=float, default=0.05, help="lowest detector score kept")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--split", choices=["validation", "train"], default="validation")
+    parser.add_argument("--every", type=int, default=1, help="keep every K-th cell of the split")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    parts = dump(args.data, args.model, args.floor, args.limit)
+    if args.every < 1:
+        parser.error("--every must be at least 1")
+    parts = dump(args.data, args.model, args.floor, args.limit, args.split, args.every)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **parts)
     atomic_write_bytes(args.out, buffer.getvalue())

@@ -203,7 +203,7 @@ class ClassifierTask(TrainingTask):
 
     def _description(self) -> str:
         finder = "learned chromosome detector" if self.s.detector else "classic threshold segmentation"
-        calibration = (f"; detector threshold and assignment calibration of {self.s.pipeline_from}"
+        calibration = (f"; detector threshold, assignment calibration and box reading of {self.s.pipeline_from}"
                        if self.template is not None else "")
         return f"CPU pipeline: {finder} + crop classifier trained by karyostudio train{calibration}"
 

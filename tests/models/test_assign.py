@@ -287,3 +287,59 @@ def test_one_metaphase_still_drops_a_likely_surplus_copy():
     assert surplus.labels[len(names)] is None
     sure = assign_karyotype(lp, presence=np.r_[np.full(len(names), 0.98), 0.9999])
     assert sure.labels[len(names)] == "1"
+
+
+def _cell_with_a_doubtful_y(p_y: float) -> np.ndarray:
+    """45 clear chromosomes (XY less the Y) and one object read as Y at p_y, otherwise as X."""
+    lp = karyotype_log_probs(normal("X") + ["Y"], p_true=0.95)
+    lp[-1] = np.log(np.full(24, 1e-4))
+    lp[-1, class_index("Y")], lp[-1, class_index("X")] = np.log(p_y), np.log(1 - p_y - 22e-4)
+    return lp
+
+
+def test_the_strongest_y_reading_weighs_in_the_sex_decision():
+    """XY wins exactly when the whole-cell evidence plus the prior and the weighted strongest Y
+    reading favour it; the weight changes decisions the prior alone would make."""
+    config = AssignConfig(xy_log_prior=-1.0, y_evidence_weight=1.5)
+    prior_only = AssignConfig(xy_log_prior=-1.0)
+    decisions, without_weight = [], []
+    for p_y in (0.05, 0.3, 0.45, 0.6, 0.8, 0.95):
+        lp = _cell_with_a_doubtful_y(p_y)
+        neutral = assign_karyotype(lp).hypothesis_scores
+        whole_cell = neutral["XY"] - neutral["XX"]
+        odds = -1.0 + 1.5 * np.log(p_y / (1 - p_y))
+        decided = assign_karyotype(lp, config=config)
+        assert decided.sex_hypothesis == ("XY" if whole_cell + odds > 0 else "XX")
+        assert (decided.labels[-1] == "Y") == (decided.sex_hypothesis == "XY")
+        decisions.append(decided.sex_hypothesis)
+        without_weight.append(assign_karyotype(lp, config=prior_only).sex_hypothesis)
+    assert decisions[0] == "XX" and decisions[-1] == "XY" and decisions != without_weight
+    female = assign_karyotype(karyotype_log_probs(normal("XX"), p_true=0.95, seed=2), config=config)
+    assert female.sex_hypothesis == "XX" and "Y" not in female.labels
+
+
+def test_xy_log_odds_is_the_prior_plus_the_weighted_strongest_y():
+    from karyostudio.models.classic.assign import xy_log_odds
+
+    lp = _cell_with_a_doubtful_y(0.3)
+    presence = np.full(len(lp), 0.9)
+    config = AssignConfig(xy_log_prior=0.5, y_evidence_weight=2.0)
+    strongest = 0.3 * 0.9
+    assert xy_log_odds(lp, presence, config) == pytest.approx(0.5 + 2.0 * np.log(strongest / (1 - strongest)))
+    assert xy_log_odds(lp, presence, AssignConfig(xy_log_prior=0.5)) == 0.5  # no weight: the prior alone
+    with pytest.raises(TypeError, match="y_evidence_weight"):
+        AssignConfig(y_evidence_weight=float("nan"))
+
+
+def test_flow_and_slots_agree_with_a_cell_level_xy_odds():
+    rng = np.random.default_rng(7)
+    lp = _random_log_probs(50, rng, crowd=True)
+    presence = rng.uniform(0.05, 0.99, 50)
+    config = AssignConfig(xy_log_prior=1.2, y_evidence_weight=0.8)
+    cost, bonus = assign_module._costs(lp, presence, config)
+    odds = assign_module.xy_log_odds(lp, presence, config)
+    _, totals_s, classes_s, conf_s = assign_module._assign_slots(cost, 5, config, bonus, odds)
+    _, totals_f, classes_f, conf_f = assign_module._assign_flow(cost, 5, config, bonus, odds)
+    assert totals_f == pytest.approx(totals_s, abs=1e-8)
+    assert np.array_equal(classes_f, classes_s)
+    np.testing.assert_allclose(conf_f, conf_s, atol=1e-9)

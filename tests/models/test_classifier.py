@@ -8,13 +8,15 @@ import torch
 
 from karyostudio.core.classes import CLASS_NAMES
 from karyostudio.models.classic.classifier import (
+    BoxReading,
     CheckpointError,
     ChromosomeClassifier,
     CropNet,
     NetConfig,
     checkpoint_dict,
+    scaled_boxes,
 )
-from karyostudio.models.classic.crops import NUM_FEATURES
+from karyostudio.models.classic.crops import NUM_FEATURES, box_crops
 
 TINY = NetConfig(out_size=(32, 16), widths=(4, 8), length_bins=2, hidden=16)
 
@@ -127,3 +129,59 @@ def test_numpy_metrics_are_stored_as_plain_values(tmp_path):
     loaded = ChromosomeClassifier.load(tmp_path / "clf.pt")
     assert loaded.metrics == {"top1": 0.5, "per_class": {"1": 0.25}, "n": 3, "h": [1]}
     assert type(loaded.metrics["n"]) is int
+
+
+def _two_bars() -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
+    image = np.full((120, 140), 220, dtype=np.uint8)
+    image[20:90, 30:42] = 60
+    image[30:60, 90:100] = 90
+    return image, [(28.0, 18.0, 44.0, 92.0), (88.0, 28.0, 102.0, 62.0)]
+
+
+def test_reading_a_box_once_is_reading_its_crop():
+    clf = tiny_classifier()
+    image, boxes = _two_bars()
+    log_probs, reject = clf.read_boxes(image, boxes)
+    cc = box_crops(image, boxes, out_size=TINY.out_size)
+    expected, expected_reject = clf.read(cc.crops, cc.features)
+    np.testing.assert_allclose(log_probs, expected, atol=1e-5)
+    np.testing.assert_allclose(reject, expected_reject, atol=1e-6)
+
+
+def test_reading_a_box_at_several_scales_averages_the_probabilities():
+    clf = tiny_classifier()
+    image, boxes = _two_bars()
+    scales = (1.0, 0.9, 1.12)
+    log_probs, reject = clf.read_boxes(image, boxes, BoxReading(scales))
+    # The 25 outputs (24 classes given a chromosome, times 1 - reject, and reject) of each scale, averaged.
+    outputs = []
+    for scale in scales:
+        lp, rj = clf.read_boxes(image, list(scaled_boxes(boxes, scale)))
+        outputs.append(np.c_[np.exp(lp) * (1 - rj)[:, None], rj])
+    mean = np.mean(outputs, axis=0)
+    np.testing.assert_allclose(reject, mean[:, 24], atol=1e-6)
+    np.testing.assert_allclose(np.exp(log_probs), mean[:, :24] / mean[:, :24].sum(axis=1, keepdims=True), atol=1e-5)
+    single, _ = clf.read_boxes(image, boxes)
+    assert not np.allclose(log_probs, single, atol=1e-4)  # the other scales did change the reading
+
+
+def test_a_box_unreadable_at_one_scale_is_read_at_the_others():
+    clf = tiny_classifier()
+    image, boxes = _two_bars()
+    off_image = [(200.0, 200.0, 240.0, 240.0)]  # no pixel of the image at any scale
+    lp, reject = clf.read_boxes(image, boxes + off_image, BoxReading((1.0, 1.5)))
+    np.testing.assert_allclose(lp[2], -np.log(24), atol=1e-6)
+    assert reject[2] == 0.0 and np.all(np.isfinite(lp))
+    empty_lp, empty_reject = clf.read_boxes(image, [], BoxReading((1.0, 0.9)))
+    assert empty_lp.shape == (0, 24) and empty_reject.shape == (0,)
+
+
+def test_scaled_boxes_keep_their_centre():
+    out = scaled_boxes([(10, 20, 30, 60)], 1.5)
+    np.testing.assert_allclose(out, [[5, 10, 35, 70]])
+
+
+@pytest.mark.parametrize("scales", [(), (0.1,), (1.0, 3.0), (True,), ("1",)])
+def test_box_reading_rejects_bad_scales(scales):
+    with pytest.raises(TypeError, match="box reading scales"):
+        BoxReading(scales)

@@ -13,7 +13,7 @@ from karyostudio.models import manifest as manifest_module
 from karyostudio.models import registry
 from karyostudio.models.classic import pipeline as pipeline_module
 from karyostudio.models.classic.assign import assign_karyotype
-from karyostudio.models.classic.classifier import ChromosomeClassifier, CropNet, NetConfig, save_checkpoint
+from karyostudio.models.classic.classifier import BoxReading, CropNet, NetConfig, save_checkpoint
 from karyostudio.models.classic.pipeline import (
     ClassicPipeline,
     configure_cpu_threads,
@@ -167,6 +167,12 @@ def test_bad_settings_or_checkpoint_in_manifest(tiny_model):
     m.extra["segment_params"] = {"no_such_setting": 1}
     with pytest.raises(ManifestError, match="no_such_setting"):
         from_manifest(m)
+    m.extra["segment_params"] = {}
+    m.extra["box_reading"] = {"scales": [1.0, 5.0]}
+    with pytest.raises(ManifestError, match="box reading scales"):
+        from_manifest(m)
+    m.extra["box_reading"] = {"scales": [1.0, 0.9]}
+    assert from_manifest(m).box_reading == BoxReading((1.0, 0.9))
     (tiny_model / "junk.pt").write_bytes(b"junk")
     junk = write_manifest(manifest_for_weights(tiny_model / "junk.pt", "junk", "classic"),
                           tiny_model / "junk.manifest.json")
@@ -208,8 +214,8 @@ class FakeBoxClassifier:
     def __init__(self, log_probs, reject):
         self._log_probs, self._reject, self.boxes_seen = log_probs, np.asarray(reject, float), []
 
-    def read_boxes(self, image, boxes):
-        self.boxes_seen = [list(b) for b in boxes]
+    def read_boxes(self, image, boxes, reading=None):
+        self.boxes_seen, self.reading = [list(b) for b in boxes], reading
         return self._log_probs, self._reject
 
 
@@ -225,8 +231,10 @@ def test_detector_path_drops_rejected_detections_and_scores_both_doubts():
     image = _bars_image(boxes)
     detector = FakeDetector(boxes, [0.9, 0.8, 0.7, 0.6])
     classifier = FakeBoxClassifier(_confident_log_probs(["1", "1", "21", "21"], p=0.95), [0.01, 0.02, 0.1, 0.9])
-    cell = ClassicPipeline(classifier, detector=detector).predict_cell(image)
+    reading = BoxReading((1.0, 0.9))
+    cell = ClassicPipeline(classifier, detector=detector, box_reading=reading).predict_cell(image)
     assert classifier.boxes_seen == [list(map(float, b)) for b in boxes]  # read from the detector's boxes
+    assert classifier.reading == reading
     assert len(cell.instances) == 3  # the fourth was called no chromosome
     assert [i.label for i in cell.instances] == ["1", "1", "21"]
     for inst, det_score in zip(cell.instances, [0.9, 0.8, 0.7]):

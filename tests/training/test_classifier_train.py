@@ -12,7 +12,7 @@ import torch
 from karyostudio.core.classes import CLASS_NAMES, class_index
 from karyostudio.core.progress import CancelToken, Cancelled
 from karyostudio.models.classic.classifier import ChromosomeClassifier
-from karyostudio.models.manifest import read_manifest
+from karyostudio.models.manifest import REPO_MODELS_DIR, read_manifest
 from karyostudio.models.registry import load_predictor
 from karyostudio.models.classic.crops import NUM_FEATURES
 from karyostudio.training.classifier_data import CropDataset
@@ -171,6 +171,7 @@ def test_train_classifier_end_to_end(tmp_path):
     # The export is a model of its own: no detector named, so it finds chromosomes by segmentation.
     manifest = read_manifest(result.manifest)
     assert manifest.family == "classic" and "detector" not in manifest.extra and "assign" in manifest.extra
+    assert manifest.extra["box_reading"] == read_manifest(REPO_MODELS_DIR / "default-cpu.manifest.json").extra["box_reading"]
     assert manifest.metrics["val_top1_joint_assignment"] == pytest.approx(val["top1_joint"], abs=1e-4)
     assert load_predictor(result.manifest).name == "clf"
 

@@ -5,7 +5,7 @@ matched to a *slot* by minimum-cost bipartite matching (Hungarian algorithm, sci
 linear_sum_assignment), where a slot is one expected copy of a class:
 
 - two slots per autosome, and the sex slots of a hypothesis: XX (two X) or XY (one X, one Y);
-  both hypotheses are solved and the better total (plus ``xy_log_prior`` for XY) wins;
+  both hypotheses are solved and the better total (plus the XY log odds, below) wins;
 - extra slots for copies beyond the expected number (trisomy, XXY, ...), the k-th extra copy of
   a class costing ``k * extra_copy_cost`` on top, so a third "21" is chosen only when the
   classifier supports it more strongly than any other reading of the cell;
@@ -65,6 +65,12 @@ EXACT_SLOTS_MAX = 64
 class AssignConfig:
     extra_copy_cost: float = 4.0  # -log prior odds of each copy beyond the expected number
     xy_log_prior: float = 0.0  # log P(XY) / P(XX), added in favour of XY
+    # The strongest single Y reading of the cell, y = max_i P(i is a chromosome) P(i is a Y), adds
+    # y_evidence_weight * logit(y) to the XY log odds. The whole-cell totals weigh a Y against every
+    # other reading of the cell, where a misread X or a junk object can tip them; one clear Y is
+    # the evidence a cytogeneticist looks for. A model's manifest carries the weight (and the
+    # prior) fit on its training cells (benchmarks/analyse_default_errors.py --fit-sex).
+    y_evidence_weight: float = 0.0
     # With presence probabilities only (see the module docstring). An expected copy is absent
     # about once in 800 in the annotated normal cells of Taichung's training patients (189 of
     # 150,972), log odds 6.7: a missing chromosome is rare, so a doubtful detection that fills
@@ -79,8 +85,8 @@ class AssignConfig:
     presence_floor: float = 0.05  # detections scoring less are not considered at all
 
     def __post_init__(self) -> None:
-        for name in ("extra_copy_cost", "xy_log_prior", "missing_copy_cost", "score_weight", "reject_weight",
-                     "presence_bias", "presence_floor"):
+        for name in ("extra_copy_cost", "xy_log_prior", "y_evidence_weight", "missing_copy_cost", "score_weight",
+                     "reject_weight", "presence_bias", "presence_floor"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise TypeError(f"assign setting {name} must be a finite number, got {value!r}")
@@ -137,9 +143,20 @@ def presence_probability(detector_score: np.ndarray, reject: np.ndarray,
     return np.clip(1.0 / (1.0 + np.exp(-z)), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
 
 
-def _prior(hypothesis: str, config: AssignConfig) -> float:
+def _prior(hypothesis: str, xy_log_odds: float) -> float:
     """Prior as a cost (negative log-odds), relative to XX."""
-    return -config.xy_log_prior if hypothesis == "XY" else 0.0
+    return -xy_log_odds if hypothesis == "XY" else 0.0
+
+
+def xy_log_odds(log_probs: np.ndarray, presence: np.ndarray | None, config: AssignConfig) -> float:
+    """The cell's XY log odds before the whole-cell totals: the prior plus its strongest Y reading.
+
+    ``log_probs`` (N, 24) are normalised rows, ``presence`` (N,) or None (every row a chromosome).
+    """
+    if config.y_evidence_weight == 0.0 or len(log_probs) == 0:
+        return float(config.xy_log_prior)
+    p_y = np.exp(log_probs[:, class_index("Y")]) * (1.0 if presence is None else presence)
+    return float(config.xy_log_prior + config.y_evidence_weight * _logit(np.max(p_y)))
 
 
 def _forbid(cost: np.ndarray, row: int, slots: np.ndarray) -> np.ndarray:
@@ -183,12 +200,15 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     lp = np.maximum(lp - logsumexp(lp, axis=1, keepdims=True), _MIN_LOG_PROB)
     # Enough extra slots that every instance fits even in a cell with many more than 46.
     extra_per_class = 1 + max(0, len(rows) - 46)
-    cost, fill_bonus = _costs(lp, None if presence is None else presence[rows], config)
+    row_presence = None if presence is None else presence[rows]
+    cost, fill_bonus = _costs(lp, row_presence, config)
+    odds = xy_log_odds(lp, None if row_presence is None else np.clip(np.nan_to_num(row_presence, nan=0.5), 0, 1),
+                       config)
 
     if len(rows) <= EXACT_SLOTS_MAX:
-        best_hyp, results, chosen, confidence_rows = _assign_slots(cost, extra_per_class, config, fill_bonus)
+        best_hyp, results, chosen, confidence_rows = _assign_slots(cost, extra_per_class, config, fill_bonus, odds)
     else:
-        best_hyp, results, chosen, confidence_rows = _assign_flow(cost, extra_per_class, config, fill_bonus)
+        best_hyp, results, chosen, confidence_rows = _assign_flow(cost, extra_per_class, config, fill_bonus, odds)
     for k, r in enumerate(rows):
         c = int(chosen[k])
         if c == NO_CHROMOSOME:
@@ -230,12 +250,15 @@ def _costs(lp: np.ndarray, presence: np.ndarray | None, config: AssignConfig) ->
     return np.concatenate([keep, drop[:, None]], axis=1), bonus
 
 
-def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0):
+def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0,
+                  xy_odds: float | None = None):
     """(best hypothesis, total cost per hypothesis, class per row, confidence per row) by slot matrices.
 
-    ``cost`` is (N, 24), or (N, 25) with the "no chromosome" column, which gets one slot per row.
+    ``cost`` is (N, 24), or (N, 25) with the "no chromosome" column, which gets one slot per row;
+    ``xy_odds`` is the cell's XY log odds (:func:`xy_log_odds`; None: the configured prior).
     """
     n = len(cost)
+    xy_odds = config.xy_log_prior if xy_odds is None else xy_odds
     costs: dict[str, np.ndarray] = {}
     results: dict[str, tuple[float, np.ndarray]] = {}
     slot_class: dict[str, np.ndarray] = {}
@@ -248,7 +271,7 @@ def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, 
             added = np.concatenate([added, np.zeros(n)])
         costs[hyp] = cost[:, classes] + added[None, :]
         total, cols = _solve(costs[hyp])
-        results[hyp] = (total + _prior(hyp, config), cols)
+        results[hyp] = (total + _prior(hyp, xy_odds), cols)
         slot_class[hyp] = classes
     best_hyp = min(results, key=lambda h: results[h][0])
     best_total, best_cols = results[best_hyp]
@@ -258,7 +281,7 @@ def _assign_slots(cost: np.ndarray, extra_per_class: int, config: AssignConfig, 
         c = int(chosen[k])
         if c == NO_CHROMOSOME:
             continue
-        alternative = min(_solve(_forbid(costs[h], k, slot_class[h] == c))[0] + _prior(h, config)
+        alternative = min(_solve(_forbid(costs[h], k, slot_class[h] == c))[0] + _prior(h, xy_odds)
                           for h in costs)
         confidence[k] = float(1.0 / (1.0 + np.exp(best_total - alternative)))  # alternative >= best
     return best_hyp, {h: results[h][0] for h in results}, chosen, confidence
@@ -268,9 +291,11 @@ def _expected_counts(expected: dict[str, int]) -> np.ndarray:
     return np.array([expected.get(name, 2 if name in AUTOSOMES else 0) for name in CLASS_NAMES], dtype=np.int64)
 
 
-def _assign_flow(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0):
+def _assign_flow(cost: np.ndarray, extra_per_class: int, config: AssignConfig, fill_bonus: float = 0.0,
+                 xy_odds: float | None = None):
     """Like _assign_slots, by the min-cost flow of assign_flow (same optimum, same max-marginals)."""
     n = len(cost)
+    xy_odds = config.xy_log_prior if xy_odds is None else xy_odds
     solutions, totals = {}, {}
     for hyp, expected in SEX_HYPOTHESES.items():
         counts = _expected_counts(expected)
@@ -280,7 +305,7 @@ def _assign_flow(cost: np.ndarray, extra_per_class: int, config: AssignConfig, f
             counts, capacity = np.append(counts, 0), np.append(capacity, n)
             extra_cost = np.append(extra_cost, 0.0)
         solutions[hyp] = solve_flow(cost, counts, capacity, extra_cost, fill_bonus)
-        totals[hyp] = solutions[hyp].total + _prior(hyp, config)
+        totals[hyp] = solutions[hyp].total + _prior(hyp, xy_odds)
     best_hyp = min(totals, key=totals.get)
     chosen = solutions[best_hyp].classes
     alternative = np.full(n, np.inf)

@@ -31,6 +31,31 @@ CHECKPOINT_VERSION = 1
 
 
 @dataclass(frozen=True)
+class BoxReading:
+    """How a detector's box is read: once per scale of the box about its centre, probabilities averaged.
+
+    A detector's box is never exactly the annotated box the classifier learned most from; a box a
+    little too tight cuts a small chromosome's ends off its mask, one a little loose takes in a
+    neighbour. Reading the box also 10 % smaller and 12 % larger makes the reading less hostage
+    to that (the Y, small and pale, suffered most). ``(1.0,)`` reads the box as it is.
+    """
+
+    scales: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if not self.scales or not all(isinstance(s, (int, float)) and not isinstance(s, bool)
+                                      and 0.5 <= s <= 2.0 for s in self.scales):
+            raise TypeError(f"box reading scales must be one or more numbers in [0.5, 2], got {self.scales!r}")
+
+
+def scaled_boxes(boxes: Sequence[Sequence[float]], scale: float) -> np.ndarray:
+    """(N, 4) x0, y0, x1, y1 boxes scaled by ``scale`` about their centres."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    centre, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2 * scale
+    return np.c_[centre - half, centre + half]
+
+
+@dataclass(frozen=True)
 class NetConfig:
     """Shape of the network; stored in checkpoints as a plain dict."""
 
@@ -181,14 +206,30 @@ class ChromosomeClassifier:
             out[cc.valid], reject[cc.valid] = self.read(cc.crops[cc.valid], cc.features[cc.valid])
         return out, reject
 
-    def read_boxes(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[Sequence[float]],
+                   reading: BoxReading = BoxReading()) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`read_cell` for tight boxes (a detector's): crops made as in training
-        (crops.box_crops), so the classifier reads detections exactly as it learned them."""
-        cc = box_crops(image, boxes, out_size=self.config.out_size)
-        out = np.full((len(boxes), self.config.num_classes), -np.log(self.config.num_classes), dtype=np.float32)
-        reject = np.zeros(len(boxes))
-        if cc.valid.any():
-            out[cc.valid], reject[cc.valid] = self.read(cc.crops[cc.valid], cc.features[cc.valid])
+        (crops.box_crops), so the classifier reads detections exactly as it learned them; with
+        several ``reading.scales`` each box is read at each and the probabilities averaged."""
+        n, num_classes = len(boxes), self.config.num_classes
+        total = np.zeros((n, num_classes + 1))  # summed probabilities: classes, then "no chromosome"
+        reads = np.zeros(n)
+        for scale in reading.scales:
+            cc = box_crops(image, list(scaled_boxes(boxes, scale)) if n else [], out_size=self.config.out_size)
+            if not cc.valid.any():
+                continue
+            log_probs, reject = self.read(cc.crops[cc.valid], cc.features[cc.valid])
+            total[cc.valid, :num_classes] += np.exp(log_probs) * (1.0 - reject)[:, None]
+            total[cc.valid, num_classes] += reject
+            reads[cc.valid] += 1
+        out = np.full((n, num_classes), -np.log(num_classes), dtype=np.float32)
+        reject = np.zeros(n)
+        read = reads > 0
+        if read.any():
+            mean = np.clip(total[read] / reads[read, None], 1e-12, None)
+            classes = np.log(mean[:, :num_classes])
+            out[read] = classes - np.logaddexp.reduce(classes, axis=1, keepdims=True)
+            reject[read] = np.clip(mean[:, num_classes], 0.0, 1.0)
         return out, reject
 
     @property

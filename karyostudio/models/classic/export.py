@@ -3,9 +3,9 @@
 The folder it writes loads like any installed model (``predict --model FOLDER/NAME.manifest.json``,
 the app's Training panel installs it): ``NAME-classifier.pt``, a copy of the detector the
 classifier was trained with (``NAME-detector.pt``, named with its sha256 in ``extra.detector``),
-and ``NAME.manifest.json``. The detector's score threshold and the assignment's calibration
-(``extra.assign``) come from a template model, normally the shipped default, whose classifier
-the new one replaces.
+and ``NAME.manifest.json``. The detector's score threshold, the assignment's calibration
+(``extra.assign``) and how the classifier reads boxes (``extra.box_reading``) come from a template
+model, normally the shipped default, whose classifier the new one replaces.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def export_classic_model(directory: str | Path, name: str, net: CropNet, *, temp
         threshold = (template_extra.get("detector") or {}).get("score_threshold")
         if threshold is not None:
             extra["detector"]["score_threshold"] = threshold
-    if "assign" in template_extra:
-        extra["assign"] = dict(template_extra["assign"])
+    for calibration in ("assign", "box_reading"):  # the template's, fit for the classifier it ships
+        if calibration in template_extra:
+            extra[calibration] = dict(template_extra[calibration])
     manifest = manifest_for_weights(
         classifier, name, "classic", description=description, training_data=training_data, metrics=dict(metrics),
         input={"crop_size": list(net.config.out_size), "features": list(FEATURE_NAMES),
