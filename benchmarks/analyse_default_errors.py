@@ -50,7 +50,9 @@ from karyostudio.metrics.matching import greedy_match, score_order
 from karyostudio.models.registry import DEFAULT_MODEL
 from scipy.optimize import minimize
 
-from karyostudio.models.classic.assign import AssignConfig, _logit, assign_karyotype, presence_probability, xy_log_odds
+from benchmarks.bench_default_pipeline import sex_chromosomes
+from karyostudio.models.classic.assign import (AssignConfig, _logit, assign_karyotype, presence_probability,
+                                               strongest_y_reading)
 
 SHIPPED_SCORE, SHIPPED_REJECT = 0.2, 0.5  # the per-object rule used before the presence assignment
 
@@ -188,25 +190,29 @@ def fit_presence(parts: dict, cells: list[int], floor: float) -> np.ndarray:
         match = greedy_match(coco_box_iou(_xywh(parts["det_box"][rows]), gt), 0.5) if len(rows) else np.zeros(0)
         features.append(np.c_[_logit(parts["det_score"][rows]), _logit(1.0 - parts["reject"][rows]), np.ones(len(rows))])
         targets.append(np.asarray(match) >= 0)
-    x, y = np.concatenate(features), np.concatenate(targets).astype(np.float64)
+    return fit_logistic(np.concatenate(features), np.concatenate(targets), start=[1.0, 1.0, 0.0])
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, start: list[float]) -> np.ndarray:
+    """Weights w of the logistic regression P(y) = sigmoid(x @ w), by maximum likelihood."""
+    y = np.asarray(y, dtype=np.float64)
 
     def loss(w: np.ndarray) -> float:
         z = x @ w
         return float(np.sum(np.logaddexp(0.0, z) - y * z))
 
-    return minimize(loss, np.array([1.0, 1.0, 0.0]), method="BFGS").x
+    return minimize(loss, np.array(start), method="BFGS").x
 
 
 def annotated_sex(gt_class: np.ndarray) -> str | None:
     """"XX" or "XY" when a cell is annotated with exactly those sex chromosomes, else None."""
-    x, y = int(np.sum(gt_class == CLASS_NAMES.index("X"))), int(np.sum(gt_class == CLASS_NAMES.index("Y")))
-    return {(2, 0): "XX", (1, 1): "XY"}.get((x, y))
+    sex = sex_chromosomes(CLASS_NAMES[c] for c in gt_class)
+    return sex if sex in ("XX", "XY") else None
 
 
 def fit_sex(parts: dict, config: AssignConfig) -> tuple[float, float, int]:
     """(xy_log_prior, y_evidence_weight, cells used) fit on the cells annotated exactly XX or XY."""
     neutral = replace(config, xy_log_prior=0.0, y_evidence_weight=0.0)
-    one = replace(neutral, y_evidence_weight=1.0)
     features, targets = [], []
     for cell in range(len(parts["cell_ids"])):
         truth = annotated_sex(parts["gt_class"][parts["gt_cell"] == cell])
@@ -219,19 +225,13 @@ def fit_sex(parts: dict, config: AssignConfig) -> tuple[float, float, int]:
             continue
         whole_cell = assignment.hypothesis_scores["XY"] - assignment.hypothesis_scores["XX"]
         lp = parts["log_probs"][rows].astype(np.float64)
-        strongest_y = xy_log_odds(lp - np.logaddexp.reduce(lp, axis=1, keepdims=True), presence, one)
+        strongest_y = _logit(strongest_y_reading(lp - np.logaddexp.reduce(lp, axis=1, keepdims=True), presence))
         features.append((whole_cell, strongest_y, 1.0))
         targets.append(truth == "XY")
-    x, y = np.array(features), np.array(targets, dtype=np.float64)
-
-    def loss(w: np.ndarray) -> float:
-        z = x @ w
-        return float(np.sum(np.logaddexp(0.0, z) - y * z))
-
-    a, b, c = minimize(loss, np.array([1.0, 0.0, 0.0]), method="BFGS").x
+    a, b, c = fit_logistic(np.array(features), np.array(targets), start=[1.0, 0.0, 0.0])
     if a <= 0:
         raise SystemExit(f"the whole-cell evidence got weight {a:.3f} <= 0 in the sex fit: not a usable decision")
-    return round(float(c / a), 2), round(float(b / a), 2), len(y)
+    return round(float(c / a), 2), round(float(b / a), 2), len(targets)
 
 
 def with_weights(config: AssignConfig, weights: np.ndarray) -> AssignConfig:

@@ -129,6 +129,11 @@ def _slot_classes(expected: dict[str, int], extra_per_class: int) -> tuple[np.nd
 _PRESENCE_CLIP = 1e-4
 
 
+def _clean_presence(presence: np.ndarray) -> np.ndarray:
+    """Presence probabilities made usable: unknown (nan) as 0.5, kept off exactly 0 and 1."""
+    return np.clip(np.nan_to_num(presence, nan=0.5), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
     return np.log(p) - np.log1p(-p)
@@ -148,6 +153,12 @@ def _prior(hypothesis: str, xy_log_odds: float) -> float:
     return -xy_log_odds if hypothesis == "XY" else 0.0
 
 
+def strongest_y_reading(log_probs: np.ndarray, presence: np.ndarray | None) -> float:
+    """max_i P(i is a chromosome) P(i is a Y) of normalised (N, 24) rows; ``presence`` None: all are."""
+    p_y = np.exp(log_probs[:, class_index("Y")]) * (1.0 if presence is None else presence)
+    return float(np.max(p_y))
+
+
 def xy_log_odds(log_probs: np.ndarray, presence: np.ndarray | None, config: AssignConfig) -> float:
     """The cell's XY log odds before the whole-cell totals: the prior plus its strongest Y reading.
 
@@ -155,8 +166,7 @@ def xy_log_odds(log_probs: np.ndarray, presence: np.ndarray | None, config: Assi
     """
     if config.y_evidence_weight == 0.0 or len(log_probs) == 0:
         return float(config.xy_log_prior)
-    p_y = np.exp(log_probs[:, class_index("Y")]) * (1.0 if presence is None else presence)
-    return float(config.xy_log_prior + config.y_evidence_weight * _logit(np.max(p_y)))
+    return float(config.xy_log_prior + config.y_evidence_weight * _logit(strongest_y_reading(log_probs, presence)))
 
 
 def _forbid(cost: np.ndarray, row: int, slots: np.ndarray) -> np.ndarray:
@@ -200,10 +210,9 @@ def assign_karyotype(log_probs: np.ndarray, *, skip: np.ndarray | None = None,
     lp = np.maximum(lp - logsumexp(lp, axis=1, keepdims=True), _MIN_LOG_PROB)
     # Enough extra slots that every instance fits even in a cell with many more than 46.
     extra_per_class = 1 + max(0, len(rows) - 46)
-    row_presence = None if presence is None else presence[rows]
+    row_presence = None if presence is None else _clean_presence(presence[rows])
     cost, fill_bonus = _costs(lp, row_presence, config)
-    odds = xy_log_odds(lp, None if row_presence is None else np.clip(np.nan_to_num(row_presence, nan=0.5), 0, 1),
-                       config)
+    odds = xy_log_odds(lp, row_presence, config)
 
     if len(rows) <= EXACT_SLOTS_MAX:
         best_hyp, results, chosen, confidence_rows = _assign_slots(cost, extra_per_class, config, fill_bonus, odds)
@@ -234,7 +243,7 @@ def _costs(lp: np.ndarray, presence: np.ndarray | None, config: AssignConfig) ->
     """(N, 24) or, with presence, (N, 25) costs of each reading of each row, and the fill bonus."""
     if presence is None:
         return -lp, 0.0
-    p = np.clip(np.nan_to_num(presence, nan=0.5), _PRESENCE_CLIP, 1.0 - _PRESENCE_CLIP)
+    p = _clean_presence(presence)
     keep = -lp - np.log(p)[:, None]
     likely = p >= LIKELY_CHROMOSOME
     n_likely = int(np.count_nonzero(likely))

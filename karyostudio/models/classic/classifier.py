@@ -215,7 +215,7 @@ class ChromosomeClassifier:
         total = np.zeros((n, num_classes + 1))  # summed probabilities: classes, then "no chromosome"
         reads = np.zeros(n)
         for scale in reading.scales:
-            cc = box_crops(image, list(scaled_boxes(boxes, scale)) if n else [], out_size=self.config.out_size)
+            cc = box_crops(image, list(scaled_boxes(boxes, scale)), out_size=self.config.out_size)
             if not cc.valid.any():
                 continue
             log_probs, reject = self.read(cc.crops[cc.valid], cc.features[cc.valid])
