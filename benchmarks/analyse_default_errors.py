@@ -7,7 +7,8 @@ cells of the dump:
   - extra outlines by kind: a second box on an annotated chromosome (a half or a duplicate), or
     nothing annotated there (debris, a nucleus, background);
   - exact count and karyotype on normal cells, the sex decision and its errors (XY called XX
-    with the Y not found / found but named otherwise; XX called XY);
+    with the Y not found / found but named otherwise; XX called XY with the cell's strongest Y
+    reading on an annotated chromosome or where nothing is annotated);
   - misnamed matched chromosomes, the commonest confusions.
 
 The rules compared are the shipped one (detector score >= 0.2, "no chromosome" below 0.5, then
@@ -148,7 +149,7 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
                 sex_errors["XY called XX, Y found but named otherwise" if y_found else
                            "XY called XX, Y not found"] += 1 if len(y_rows) else 0
             else:
-                sex_errors["XX called XY"] += 1
+                sex_errors[f"XX called XY, {y_reading_place(parts, cell, config, gt_box)}"] += 1
         truth_karyotype = karyotype_string(CLASS_NAMES[c] for c in gt_class)
         if not parts["cell_normal"][cell]:
             other_n += 1
@@ -174,6 +175,21 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
         "missed_by_cause": dict(causes), "extras_by_kind": dict(extras), "sex_errors": dict(sex_errors),
         "top_confusions": [[t, p, n] for (t, p), n in confusions.most_common(12)],
     }
+
+
+def y_reading_place(parts: dict, cell: int, config: AssignConfig, gt_box: np.ndarray) -> str:
+    """Where a cell's strongest Y reading (max presence x P(Y), as the sex decision weighs it) lies:
+    on an annotated chromosome (box IoU >= 0.1 with one) or where nothing is annotated (which, on a
+    cell annotated 45,X, can be a chromosome the annotation left out)."""
+    rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= config.presence_floor))
+    if len(rows) == 0:
+        return "no detection"
+    presence = presence_probability(parts["det_score"][rows], parts["reject"][rows], config)
+    lp = parts["log_probs"][rows].astype(np.float64)
+    p_y = np.exp(lp[:, CLASS_NAMES.index("Y")] - np.logaddexp.reduce(lp, axis=1)) * presence
+    strongest = rows[int(np.argmax(p_y))]
+    overlap = coco_box_iou(parts["outline_box"][[strongest]], gt_box).max() if len(gt_box) else 0.0
+    return "Y read on an annotated chromosome" if overlap >= 0.1 else "Y read where nothing is annotated"
 
 
 def _xywh(boxes: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -21,9 +23,9 @@ from karyostudio.models.classic.crops import NUM_FEATURES, box_crops
 TINY = NetConfig(out_size=(32, 16), widths=(4, 8), length_bins=2, hidden=16)
 
 
-def tiny_classifier(seed: int = 0, temperature: float = 1.0) -> ChromosomeClassifier:
+def tiny_classifier(seed: int = 0, temperature: float = 1.0, config: NetConfig = TINY) -> ChromosomeClassifier:
     torch.manual_seed(seed)
-    net = CropNet(TINY)
+    net = CropNet(config)
     # Non-trivial batch-norm statistics, so saving/loading them is really exercised.
     net.train()
     with torch.no_grad():
@@ -56,6 +58,20 @@ def test_both_ends_reading_ignores_which_end_is_up():
     np.testing.assert_allclose(clf.log_probs(crops, feats), clf.log_probs(upside_down, feats), atol=1e-5)
     one_end = clf.log_probs(crops, feats, both_ends=False)
     assert not np.allclose(one_end, clf.log_probs(upside_down, feats, both_ends=False), atol=1e-5)
+
+
+def test_mirrored_reading_averages_a_crop_and_its_mirror_image():
+    clf = tiny_classifier(config=replace(TINY, reject=True))
+    crops, feats = random_inputs(4)
+    mirror = crops[:, :, ::-1].copy()
+    both, both_reject = clf.read(crops, feats, mirrored=True)
+    np.testing.assert_allclose(both, clf.read(mirror, feats, mirrored=True)[0], atol=1e-5)
+    # the mean of the plain reads' probabilities (each of them both ends), renormalised per output
+    plain = [clf.read(c, feats) for c in (crops, mirror)]
+    outputs = np.mean([np.c_[np.exp(lp) * (1 - rj)[:, None], rj] for lp, rj in plain], axis=0)
+    np.testing.assert_allclose(both_reject, outputs[:, 24], atol=1e-5)
+    np.testing.assert_allclose(np.exp(both), outputs[:, :24] / outputs[:, :24].sum(1, keepdims=True), atol=1e-5)
+    assert not np.allclose(plain[0][0], plain[1][0], atol=1e-4)  # the mirror image does read differently
 
 
 def test_temperature_softens_probabilities():

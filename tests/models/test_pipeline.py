@@ -171,8 +171,11 @@ def test_bad_settings_or_checkpoint_in_manifest(tiny_model):
     m.extra["box_reading"] = {"scales": [1.0, 5.0]}
     with pytest.raises(ManifestError, match="box reading scales"):
         from_manifest(m)
-    m.extra["box_reading"] = {"scales": [1.0, 0.9]}
-    assert from_manifest(m).box_reading == BoxReading((1.0, 0.9))
+    m.extra["box_reading"] = {"scales": [1.0, 0.9], "mirrored": "yes"}
+    with pytest.raises(ManifestError, match="mirrored"):
+        from_manifest(m)
+    m.extra["box_reading"] = {"scales": [1.0, 0.9], "mirrored": True}
+    assert from_manifest(m).box_reading == BoxReading((1.0, 0.9), mirrored=True)
     (tiny_model / "junk.pt").write_bytes(b"junk")
     junk = write_manifest(manifest_for_weights(tiny_model / "junk.pt", "junk", "classic"),
                           tiny_model / "junk.manifest.json")

@@ -41,6 +41,7 @@ class BoxReading:
     """
 
     scales: tuple[float, ...] = (1.0,)
+    mirrored: bool = False  # also read each crop's mirror image (end_logits)
 
     def __post_init__(self) -> None:
         if not self.scales or not all(isinstance(s, (int, float)) and not isinstance(s, bool)
@@ -123,12 +124,19 @@ class CropNet(nn.Module):
         return self.head(torch.cat([x, self.feature_norm(features)], dim=1))
 
 
-def end_logits(net: CropNet, crops: torch.Tensor, features: torch.Tensor, *, both_ends: bool = True) -> torch.Tensor:
-    """Logits (E, N, classes): E = 2 reads (as given and upside down) with ``both_ends``, else 1."""
-    reads = [net(crops, features)]
+def end_logits(net: CropNet, crops: torch.Tensor, features: torch.Tensor, *, both_ends: bool = True,
+               mirrored: bool = False) -> torch.Tensor:
+    """Logits (E, N, classes): E reads of each crop, as given and, with ``both_ends``, upside down;
+    with ``mirrored`` also the mirror image of each (a chromosome's mirror image is the same
+    chromosome; training shows both). All reads go through the network in one batch."""
+    views = [crops]
     if both_ends:
-        reads.append(net(torch.flip(crops, dims=(2, 3)), features))
-    return torch.stack(reads)
+        views.append(torch.flip(crops, dims=(2, 3)))
+    if mirrored:
+        views += [torch.flip(v, dims=(3,)) for v in views]
+    n = len(crops)
+    logits = net(torch.cat(views), features.repeat(len(views), 1))
+    return logits.reshape(len(views), n, -1)
 
 
 def calibrated_log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -171,7 +179,7 @@ class ChromosomeClassifier:
         return self.read(crops, features, both_ends=both_ends)[0]
 
     @torch.no_grad()
-    def read(self, crops: np.ndarray, features: np.ndarray, *, both_ends: bool = True
+    def read(self, crops: np.ndarray, features: np.ndarray, *, both_ends: bool = True, mirrored: bool = False
              ) -> tuple[np.ndarray, np.ndarray]:
         """(log-probabilities N x 24 given a chromosome, probability N that it is none)."""
         crops = np.asarray(crops, dtype=np.float32)
@@ -185,7 +193,7 @@ class ChromosomeClassifier:
             return np.zeros((0, self.config.num_classes), dtype=np.float32), np.zeros(0)
         x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
         f = torch.from_numpy(feats).to(self.device)
-        lp = calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends), self.temperature).cpu().numpy()
+        lp = calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends, mirrored=mirrored), self.temperature).cpu().numpy()
         classes, reject = split_reject(lp, self.config.num_classes)
         return classes.astype(np.float32), reject
 
@@ -218,7 +226,7 @@ class ChromosomeClassifier:
             cc = box_crops(image, list(scaled_boxes(boxes, scale)), out_size=self.config.out_size)
             if not cc.valid.any():
                 continue
-            log_probs, reject = self.read(cc.crops[cc.valid], cc.features[cc.valid])
+            log_probs, reject = self.read(cc.crops[cc.valid], cc.features[cc.valid], mirrored=reading.mirrored)
             total[cc.valid, :num_classes] += np.exp(log_probs) * (1.0 - reject)[:, None]
             total[cc.valid, num_classes] += reject
             reads[cc.valid] += 1
