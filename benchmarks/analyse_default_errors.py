@@ -53,7 +53,7 @@ from scipy.optimize import minimize
 
 from benchmarks.bench_default_pipeline import sex_chromosomes
 from karyostudio.models.classic.assign import (AssignConfig, _logit, assign_karyotype, presence_probability,
-                                               strongest_y_reading)
+                                               strongest_y_reading, y_readings)
 
 SHIPPED_SCORE, SHIPPED_REJECT = 0.2, 0.5  # the per-object rule used before the presence assignment
 
@@ -177,17 +177,22 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
     }
 
 
+def candidate_readings(parts: dict, cell: int, config: AssignConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, presence, normalised log-probabilities) of a cell's detections the assignment considers."""
+    rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= config.presence_floor))
+    presence = presence_probability(parts["det_score"][rows], parts["reject"][rows], config)
+    lp = parts["log_probs"][rows].astype(np.float64)
+    return rows, presence, lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
+
+
 def y_reading_place(parts: dict, cell: int, config: AssignConfig, gt_box: np.ndarray) -> str:
     """Where a cell's strongest Y reading (max presence x P(Y), as the sex decision weighs it) lies:
     on an annotated chromosome (box IoU >= 0.1 with one) or where nothing is annotated (which, on a
     cell annotated 45,X, can be a chromosome the annotation left out)."""
-    rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= config.presence_floor))
+    rows, presence, lp = candidate_readings(parts, cell, config)
     if len(rows) == 0:
         return "no detection"
-    presence = presence_probability(parts["det_score"][rows], parts["reject"][rows], config)
-    lp = parts["log_probs"][rows].astype(np.float64)
-    p_y = np.exp(lp[:, CLASS_NAMES.index("Y")] - np.logaddexp.reduce(lp, axis=1)) * presence
-    strongest = rows[int(np.argmax(p_y))]
+    strongest = rows[int(np.argmax(y_readings(lp, presence)))]
     overlap = coco_box_iou(parts["outline_box"][[strongest]], gt_box).max() if len(gt_box) else 0.0
     return "Y read on an annotated chromosome" if overlap >= 0.1 else "Y read where nothing is annotated"
 
@@ -232,16 +237,14 @@ def fit_sex(parts: dict, config: AssignConfig) -> tuple[float, float, int]:
     features, targets = [], []
     for cell in range(len(parts["cell_ids"])):
         truth = annotated_sex(parts["gt_class"][parts["gt_cell"] == cell])
-        rows = np.flatnonzero((parts["cell"] == cell) & (parts["det_score"] >= config.presence_floor))
+        rows, presence, lp = candidate_readings(parts, cell, config)
         if truth is None or len(rows) == 0:
             continue
-        presence = presence_probability(parts["det_score"][rows], parts["reject"][rows], config)
         assignment = assign_karyotype(parts["log_probs"][rows], presence=presence, config=neutral)
         if assignment.sex_hypothesis is None:
             continue
         whole_cell = assignment.hypothesis_scores["XY"] - assignment.hypothesis_scores["XX"]
-        lp = parts["log_probs"][rows].astype(np.float64)
-        strongest_y = _logit(strongest_y_reading(lp - np.logaddexp.reduce(lp, axis=1, keepdims=True), presence))
+        strongest_y = _logit(strongest_y_reading(lp, presence))
         features.append((whole_cell, strongest_y, 1.0))
         targets.append(truth == "XY")
     a, b, c = fit_logistic(np.array(features), np.array(targets), start=[1.0, 0.0, 0.0])

@@ -153,10 +153,14 @@ def _prior(hypothesis: str, xy_log_odds: float) -> float:
     return -xy_log_odds if hypothesis == "XY" else 0.0
 
 
+def y_readings(log_probs: np.ndarray, presence: np.ndarray | None) -> np.ndarray:
+    """P(i is a chromosome) P(i is a Y) of normalised (N, 24) rows; ``presence`` None: all are."""
+    return np.exp(log_probs[:, class_index("Y")]) * (1.0 if presence is None else presence)
+
+
 def strongest_y_reading(log_probs: np.ndarray, presence: np.ndarray | None) -> float:
-    """max_i P(i is a chromosome) P(i is a Y) of normalised (N, 24) rows; ``presence`` None: all are."""
-    p_y = np.exp(log_probs[:, class_index("Y")]) * (1.0 if presence is None else presence)
-    return float(np.max(p_y))
+    """The cell's strongest Y reading: the largest of :func:`y_readings`."""
+    return float(np.max(y_readings(log_probs, presence)))
 
 
 def xy_log_odds(log_probs: np.ndarray, presence: np.ndarray | None, config: AssignConfig) -> float:

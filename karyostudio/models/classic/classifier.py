@@ -193,7 +193,8 @@ class ChromosomeClassifier:
             return np.zeros((0, self.config.num_classes), dtype=np.float32), np.zeros(0)
         x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
         f = torch.from_numpy(feats).to(self.device)
-        lp = calibrated_log_probs(end_logits(self.net, x, f, both_ends=both_ends, mirrored=mirrored), self.temperature).cpu().numpy()
+        logits = end_logits(self.net, x, f, both_ends=both_ends, mirrored=mirrored)
+        lp = calibrated_log_probs(logits, self.temperature).cpu().numpy()
         classes, reject = split_reject(lp, self.config.num_classes)
         return classes.astype(np.float32), reject
 
