@@ -5,7 +5,7 @@ chromatids apart over 35 % of the width) stand in for another lab's preparations
 and the classifier's parts trained on them were other seeds. For each cell the detector runs once
 and the boxes are read and named four ways, so the manifest's two sex-related settings are
 measured apart:
-  - box reading: one read of the box as found, or the manifest's extra.box_reading scales;
+  - box reading: one read of the box as found, or the manifest's extra.box_reading (scales, mirror image);
   - sex decision: the whole-cell totals alone (xy_log_prior = y_evidence_weight = 0), or the
     manifest's extra.assign (prior and weight of the strongest Y reading).
 
@@ -51,7 +51,7 @@ def run(model: str, cells: int, seed: int, size: int = 1024) -> dict:
               file=sys.stderr)
     return {"model": model, "seed": seed, "cells": cells, "size": size,
             "sex_decision_correct": {f"{r} / {d}": float(np.mean(v)) for (r, d), v in right.items()},
-            "box_reading": list(pipeline.box_reading.scales),
+            "box_reading": {"scales": list(pipeline.box_reading.scales), "mirrored": pipeline.box_reading.mirrored},
             "assign": {"xy_log_prior": shipped.xy_log_prior, "y_evidence_weight": shipped.y_evidence_weight}}
 
 
