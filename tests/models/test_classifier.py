@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import karyostudio.models.classic.classifier as classifier_module
 from karyostudio.core.classes import CLASS_NAMES
 from karyostudio.models.classic.classifier import (
     BoxReading,
@@ -72,6 +73,20 @@ def test_mirrored_reading_averages_a_crop_and_its_mirror_image():
     np.testing.assert_allclose(both_reject, outputs[:, 24], atol=1e-5)
     np.testing.assert_allclose(np.exp(both), outputs[:, :24] / outputs[:, :24].sum(1, keepdims=True), atol=1e-5)
     assert not np.allclose(plain[0][0], plain[1][0], atol=1e-4)  # the mirror image does read differently
+
+
+def test_many_crops_are_read_in_bounded_batches_with_the_same_result(monkeypatch):
+    clf = tiny_classifier(config=replace(TINY, reject=True))
+    crops, feats = random_inputs(classifier_module.READ_CHUNK + 5)
+    batches = []
+    real_end_logits = classifier_module.end_logits
+    monkeypatch.setattr(classifier_module, "end_logits",
+                        lambda net, x, f, **kw: batches.append(len(x)) or real_end_logits(net, x, f, **kw))
+    whole, whole_reject = clf.read(crops, feats, mirrored=True)
+    assert batches == [classifier_module.READ_CHUNK, 5]  # memory bounded by the chunk, not by the cell
+    rows = [clf.read(crops[i:i + 1], feats[i:i + 1], mirrored=True) for i in (0, len(crops) - 1)]
+    np.testing.assert_allclose(whole[[0, -1]], np.concatenate([r[0] for r in rows]), atol=1e-5)
+    np.testing.assert_allclose(whole_reject[[0, -1]], np.concatenate([r[1] for r in rows]), atol=1e-6)
 
 
 def test_temperature_softens_probabilities():

@@ -157,6 +157,11 @@ def split_reject(log_probs: np.ndarray, num_classes: int = NUM_CLASSES) -> tuple
     return classes - norm, reject
 
 
+# Crops per network batch: up to 4 reads each (both ends, mirrored), so a batch holds at most 512
+# reads whatever the number of detections (a crowded field would otherwise need gigabytes).
+READ_CHUNK = 128
+
+
 class ChromosomeClassifier:
     """A trained CropNet ready for inference (eval mode, calibrated by a temperature)."""
 
@@ -191,12 +196,16 @@ class ChromosomeClassifier:
             raise ValueError(f"features must be N x {self.config.num_features}, got {feats.shape}")
         if len(crops) == 0:
             return np.zeros((0, self.config.num_classes), dtype=np.float32), np.zeros(0)
+        lp = np.concatenate([self._read_chunk(crops[i:i + READ_CHUNK], feats[i:i + READ_CHUNK], both_ends, mirrored)
+                             for i in range(0, len(crops), READ_CHUNK)])
+        classes, reject = split_reject(lp, self.config.num_classes)
+        return classes.astype(np.float32), reject
+
+    def _read_chunk(self, crops: np.ndarray, feats: np.ndarray, both_ends: bool, mirrored: bool) -> np.ndarray:
         x = torch.from_numpy(crops).unsqueeze(1).to(self.device)
         f = torch.from_numpy(feats).to(self.device)
         logits = end_logits(self.net, x, f, both_ends=both_ends, mirrored=mirrored)
-        lp = calibrated_log_probs(logits, self.temperature).cpu().numpy()
-        classes, reject = split_reject(lp, self.config.num_classes)
-        return classes.astype(np.float32), reject
+        return calibrated_log_probs(logits, self.temperature).cpu().numpy()
 
     def classify_cell(self, image: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
         """Log-probabilities (N, 24) for every outline of one image.
