@@ -80,8 +80,12 @@ def test_many_crops_are_read_in_bounded_batches_with_the_same_result(monkeypatch
     crops, feats = random_inputs(classifier_module.READ_CHUNK + 5)
     batches = []
     real_end_logits = classifier_module.end_logits
-    monkeypatch.setattr(classifier_module, "end_logits",
-                        lambda net, x, f, **kw: batches.append(len(x)) or real_end_logits(net, x, f, **kw))
+
+    def counting_end_logits(net, x, f, **kw):
+        batches.append(len(x))
+        return real_end_logits(net, x, f, **kw)
+
+    monkeypatch.setattr(classifier_module, "end_logits", counting_end_logits)
     whole, whole_reject = clf.read(crops, feats, mirrored=True)
     assert batches == [classifier_module.READ_CHUNK, 5]  # memory bounded by the chunk, not by the cell
     rows = [clf.read(crops[i:i + 1], feats[i:i + 1], mirrored=True) for i in (0, len(crops) - 1)]

@@ -158,7 +158,7 @@ def split_reject(log_probs: np.ndarray, num_classes: int = NUM_CLASSES) -> tuple
 
 
 # Crops per network batch: up to 4 reads each (both ends, mirrored), so a batch holds at most 512
-# reads whatever the number of detections (a crowded field would otherwise need gigabytes).
+# reads and the activations' memory stays the same however many detections a field has.
 READ_CHUNK = 128
 
 
