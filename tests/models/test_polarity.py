@@ -1,0 +1,62 @@
+"""Bright-on-dark (fluorescence) images are read as their negative, bright-field ones as they are."""
+
+import numpy as np
+import pytest
+
+from karyostudio.io.images import read_image
+from karyostudio.models.maskrcnn.image_prep import as_uint8
+from karyostudio.models.polarity import dark_on_light, is_bright_on_dark
+from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
+from tests.models.test_pipeline import REAL_WEIGHTS
+
+SAMPLE = REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg"  # the bundled real cell
+
+
+@pytest.fixture(scope="module")
+def metaphase() -> np.ndarray:
+    return generate_metaphase(rng_for(3, 0), SynthConfig(size=384)).image
+
+
+def test_a_bright_field_metaphase_is_left_as_it_is(metaphase):
+    assert not is_bright_on_dark(metaphase)
+    assert dark_on_light(metaphase) is metaphase
+    real = read_image(SAMPLE)
+    assert not is_bright_on_dark(real) and dark_on_light(real) is real
+
+
+def test_a_negative_is_turned_back_exactly_in_8_and_16_bits(metaphase):
+    assert is_bright_on_dark(255 - metaphase)
+    assert np.array_equal(dark_on_light(255 - metaphase), metaphase)
+    twelve_bit = metaphase.astype(np.uint16) * 16  # a 12-bit camera in a 16-bit file
+    negative = (4095 - twelve_bit).astype(np.uint16)
+    restored = dark_on_light(negative)
+    assert restored.dtype == np.uint16 and not is_bright_on_dark(restored)
+    assert np.corrcoef(restored.ravel(), twelve_bit.ravel())[0, 1] > 0.999
+
+
+def test_every_network_input_is_dark_on_light(metaphase):
+    assert np.array_equal(as_uint8(255 - metaphase), metaphase)
+
+
+def test_images_without_a_clear_polarity_are_not_inverted():
+    flat = np.full((64, 64), 120, np.uint8)
+    assert dark_on_light(flat) is flat
+    half = np.zeros((64, 64), np.uint8)
+    half[:, 32:] = 200  # as much "slide" as "object": no clear case either way
+    assert not is_bright_on_dark(half)
+    with pytest.raises(ValueError, match="2-D"):
+        is_bright_on_dark(np.zeros((4, 4, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_the_default_model_reads_a_fluorescence_style_negative_as_the_cell_itself():
+    from karyostudio.models import registry
+
+    if not REAL_WEIGHTS.is_file():
+        pytest.skip("default-cpu weights not installed in models/")
+    predictor = registry.load_predictor(REAL_WEIGHTS.parent / "default-cpu.manifest.json")
+    image = read_image(SAMPLE)
+    cell, negative = predictor.predict_cell(image), predictor.predict_cell(255 - image)
+    assert len(cell.instances) >= 40
+    assert negative.karyotype == cell.karyotype
+    assert [i.polygon.tolist() for i in negative.instances] == [i.polygon.tolist() for i in cell.instances]
