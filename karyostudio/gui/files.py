@@ -25,6 +25,7 @@ from karyostudio.gui.settings import app_settings
 from karyostudio.gui.status_sink import StatusSink
 from karyostudio.io.errors import FormatError
 from karyostudio.io.images import IMAGE_SUFFIXES
+from karyostudio.models.bright_field import is_bright_on_dark
 from karyostudio.workspace.recovery import discard_recovery, list_recovery, restore_session
 from karyostudio.workspace.session import Session
 
@@ -71,7 +72,11 @@ class FileController(QObject):
         self.autosaver.discard()
         self.sessions.set_session(session)
         self._remember_dir(path)
-        self.status.message(f"opened {path} ({len(session.document)} outlines)")
+        image = session.document.image
+        # The models read such an image as its negative (models/bright_field.py); the display is left as it is.
+        negative = image is not None and is_bright_on_dark(image)
+        note = "; bright chromosomes on a dark slide: the models read it as its negative" if negative else ""
+        self.status.message(f"opened {path} ({len(session.document)} outlines){note}")
         self.opened.emit(path)
         show_reader_warnings(self.dialog_parent, path.name, session.skipped, _SKIPPED_SHOWN)
         return True

@@ -179,3 +179,17 @@ def test_work_open_in_a_running_instance_is_not_offered(window, image_file, tmp_
         holder.wait()
     assert Path(str(path) + ".lock").exists()
     assert not window.files.offer_recovery() and [e.path for e in offered] == [path]
+
+
+def test_a_bright_on_dark_image_is_shown_as_it_is_and_said_to_be_read_as_its_negative(window, tmp_path):
+    from karyostudio.io.images import write_image
+    from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
+
+    image = generate_metaphase(rng_for(3, 0), SynthConfig(size=256)).image
+    write_image(tmp_path / "bright-field.png", image)
+    write_image(tmp_path / "fluorescence.png", 255 - image)
+    assert window.files.open_path(tmp_path / "bright-field.png")
+    assert "negative" not in window.status.currentMessage()
+    assert window.files.open_path(tmp_path / "fluorescence.png")
+    assert "read it as its negative" in window.status.currentMessage()
+    assert np.array_equal(window.session.image, 255 - image)  # the data is untouched

@@ -42,7 +42,7 @@ from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_k
 from karyostudio.models.classic.classifier import BoxReading, ChromosomeClassifier
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
 from karyostudio.models.manifest import Manifest, ManifestError, WeightsChecksumError, WeightsMissingError, sha256_file
-from karyostudio.models.polarity import dark_on_light
+from karyostudio.models.bright_field import as_bright_field
 
 DEFAULT_NAME = "default-cpu"
 DEFAULT_DESCRIPTION = "CPU pipeline: chromosome finding, crop classifier, joint 24-class assignment"
@@ -84,7 +84,7 @@ class ClassicPipeline:
     def predict_cell(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None) -> CellPrediction:
         check(cancel)
-        image = dark_on_light(image)  # a fluorescence image is read as its bright-field negative
+        image = as_bright_field(image)  # a fluorescence or pale image made like the training cells
 
         def segment_progress(done: int, total: int, message: str = "") -> None:
             report(progress, _SEGMENT_SHARE * done // max(total, 1), 100, f"segmenting: {message}")

@@ -6,17 +6,18 @@ import cv2
 import numpy as np
 
 from karyostudio.io.images import to_display_uint8
-from karyostudio.models.polarity import dark_on_light
+from karyostudio.models.bright_field import as_bright_field
 
 
 def as_uint8(image: np.ndarray) -> np.ndarray:
-    """A 2-D uint8 image of dark chromosomes on a light slide: a bright-on-dark (fluorescence)
-    image inverted first (models/polarity.py); uint8 then as is, other types (uint16 microscope
-    images) stretched between their 0.5th and 99.5th percentiles, as the viewer shows them."""
+    """A 2-D uint8 image as the networks learned from: first made like a bright-field training
+    cell where it clearly is not one (a negative, low contrast: models/bright_field.py);
+    uint8 then as is, other types (uint16 microscope images) stretched between their 0.5th and
+    99.5th percentiles, as the viewer shows them."""
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale image, got shape {image.shape}")
-    image = dark_on_light(image)
+    image = as_bright_field(image)
     if image.dtype == np.uint8:
         return image
     return to_display_uint8(image)

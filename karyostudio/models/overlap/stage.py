@@ -27,7 +27,7 @@ from karyostudio.models.classic.classifier import ChromosomeClassifier
 from karyostudio.models.classic.pipeline import top_classes
 from karyostudio.models.overlap.candidates import CandidateRules, find_candidates
 from karyostudio.models.overlap.splitter import SPLIT_REFUSED, ClusterSplitter
-from karyostudio.models.polarity import dark_on_light
+from karyostudio.models.bright_field import as_bright_field
 
 DEFAULT_SPLITTER = "chromseg-cpu"
 # Progress in percent: the wrapped predictor, then splitting, then naming the pieces.
@@ -51,7 +51,7 @@ class SplittingPredictor:
     def predict(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> list[Instance]:
         check(cancel)
-        image = dark_on_light(image)  # the splitter reads dark chromosomes on a light slide
+        image = as_bright_field(image)  # the splitter reads bright-field cells like the detector
 
         def base_progress(done: int, total: int, message: str = "") -> None:
             report(progress, _BASE_SHARE * done // max(total, 1), 100, message)

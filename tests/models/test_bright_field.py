@@ -1,11 +1,12 @@
-"""Bright-on-dark (fluorescence) images are read as their negative, bright-field ones as they are."""
+"""Other microscopes' images made like the bright-field training cells; those already like them left as recorded."""
 
 import numpy as np
 import pytest
 
 from karyostudio.io.images import read_image
 from karyostudio.models.maskrcnn.image_prep import as_uint8
-from karyostudio.models.polarity import dark_on_light, is_bright_on_dark
+from karyostudio.models.bright_field import (NARROW_RANGE, STRETCH_TO, as_bright_field, dark_on_light, full_contrast,
+                                             is_bright_on_dark)
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 from tests.models.test_pipeline import REAL_WEIGHTS
 
@@ -19,9 +20,22 @@ def metaphase() -> np.ndarray:
 
 def test_a_bright_field_metaphase_is_left_as_it_is(metaphase):
     assert not is_bright_on_dark(metaphase)
-    assert dark_on_light(metaphase) is metaphase
+    assert as_bright_field(metaphase) is metaphase
     real = read_image(SAMPLE)
-    assert not is_bright_on_dark(real) and dark_on_light(real) is real
+    assert not is_bright_on_dark(real) and as_bright_field(real) is real
+
+
+def test_a_pale_image_is_stretched_to_the_training_contrast_once(metaphase):
+    pale = (150 + metaphase.astype(np.float32) * (80 / 255)).astype(np.uint8)
+    low, high = np.percentile(pale, [0.5, 99.5])
+    assert high - low < NARROW_RANGE
+    stretched = full_contrast(pale)
+    low, high = np.percentile(stretched, [0.5, 99.5])
+    assert abs(low - STRETCH_TO[0]) < 5 and abs(high - STRETCH_TO[1]) < 5
+    assert full_contrast(stretched) is stretched
+    assert np.corrcoef(stretched.ravel(), metaphase.ravel())[0, 1] > 0.99  # the bands keep their order
+    deep = pale.astype(np.uint16)
+    assert full_contrast(deep) is deep  # 16-bit images are stretched on their way to 8 bits
 
 
 def test_a_negative_is_turned_back_exactly_in_8_and_16_bits(metaphase):
@@ -34,13 +48,15 @@ def test_a_negative_is_turned_back_exactly_in_8_and_16_bits(metaphase):
     assert np.corrcoef(restored.ravel(), twelve_bit.ravel())[0, 1] > 0.999
 
 
-def test_every_network_input_is_dark_on_light(metaphase):
+def test_every_network_input_is_made_bright_field(metaphase):
     assert np.array_equal(as_uint8(255 - metaphase), metaphase)
+    pale = (150 + metaphase.astype(np.float32) * (80 / 255)).astype(np.uint8)
+    assert np.array_equal(as_uint8(255 - pale), full_contrast(pale))
 
 
 def test_images_without_a_clear_polarity_are_not_inverted():
     flat = np.full((64, 64), 120, np.uint8)
-    assert dark_on_light(flat) is flat
+    assert dark_on_light(flat) is flat and full_contrast(flat) is flat
     half = np.zeros((64, 64), np.uint8)
     half[:, 32:] = 200  # as much "slide" as "object": no clear case either way
     assert not is_bright_on_dark(half)
