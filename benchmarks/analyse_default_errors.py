@@ -8,7 +8,10 @@ cells of the dump:
     nothing annotated there (debris, a nucleus, background);
   - exact count and karyotype on normal cells, the sex decision and its errors (XY called XX
     with the Y not found / found but named otherwise; XX called XY with the cell's strongest Y
-    reading on an annotated chromosome or where nothing is annotated);
+    reading on an annotated chromosome or where nothing is annotated), the decision by the
+    cell's annotated sex chromosomes (XX, XY, X, XXY, ...), and the decision against the
+    patient's sex (what most of the patient's cells are annotated with), which a single cell's
+    annotation can contradict (a Y lost from one cell, or a chromosome the annotation left out);
   - misnamed matched chromosomes, the commonest confusions.
 
 The rules compared are the shipped one (detector score >= 0.2, "no chromosome" below 0.5, then
@@ -71,9 +74,25 @@ def load(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+def patient_of(cell_id: str) -> str:
+    """The patient of a Taichung cell: its id without the last digit."""
+    return cell_id[:-1]
+
+
 def patient_half(cell_id: str) -> str:
     """A or B: the validation patients halved by a hash of the patient id (id without its last digit)."""
-    return "A" if sum(map(ord, cell_id[:-1])) % 2 == 0 else "B"
+    return "A" if sum(map(ord, patient_of(cell_id))) % 2 == 0 else "B"
+
+
+def patient_sexes(parts: dict) -> dict[str, str]:
+    """Each patient's sex, "XY" or "XX", as most of its cells in the dump are annotated (a Y or
+    none); patients split evenly are left out. The split is by patient, so a patient's cells are
+    all in the same dump."""
+    votes: dict[str, list[bool]] = {}
+    y = CLASS_NAMES.index("Y")
+    for cell, cell_id in enumerate(parts["cell_ids"]):
+        votes.setdefault(patient_of(str(cell_id)), []).append(bool(np.any(parts["gt_class"][parts["gt_cell"] == cell] == y)))
+    return {patient: "XY" if np.mean(v) > 0.5 else "XX" for patient, v in votes.items() if np.mean(v) != 0.5}
 
 
 def decide(parts: dict, cell: int, rule: str, config: AssignConfig) -> tuple[np.ndarray, list[str]]:
@@ -96,6 +115,10 @@ def decide(parts: dict, cell: int, rule: str, config: AssignConfig) -> tuple[np.
 def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> dict:
     causes, extras, confusions = Counter(), Counter(), Counter()
     sex_errors = Counter()
+    by_complement: dict[str, list[int]] = {}
+    patients = patient_sexes(parts)
+    patient_n = patient_ok = contradicting = 0
+    sex_error_cells = []  # (cell id, annotated sex chromosomes, decided, patient's sex) of each wrong decision
     count_ok = karyotype_ok = normal_n = sex_ok = clean_n = clean_ok = 0
     matched = correct = n_gt = n_pred = 0
     count_errors = []
@@ -139,9 +162,17 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
                 causes["dropped as no chromosome / by the assignment"] += 1
         truth_sex = "XY" if CLASS_NAMES.index("Y") in gt_class else "XX"
         sex_ok += sex == truth_sex
+        tally = by_complement.setdefault(sex_chromosomes(CLASS_NAMES[c] for c in gt_class), [0, 0])
+        tally[0], tally[1] = tally[0] + (sex == truth_sex), tally[1] + 1
+        patient_sex = patients.get(patient_of(str(parts["cell_ids"][cell])))
+        if patient_sex is not None:
+            patient_n, patient_ok = patient_n + 1, patient_ok + (sex == patient_sex)
+            contradicting += patient_sex != truth_sex
         if annotated_sex(gt_class) is not None:
             clean_n, clean_ok = clean_n + 1, clean_ok + (sex == truth_sex)
         if sex != truth_sex:
+            sex_error_cells.append([str(parts["cell_ids"][cell]), sex_chromosomes(CLASS_NAMES[c] for c in gt_class),
+                                    sex, patient_sex])
             if truth_sex == "XY":
                 y_rows = gt_rows[gt_class == CLASS_NAMES.index("Y")]
                 y_found = any(g in found and labels[list(match).index(g)] != "Y"
@@ -167,6 +198,11 @@ def analyse(parts: dict, rule: str, config: AssignConfig, cells: list[int]) -> d
         "karyotype_exact_normal": karyotype_ok / max(normal_n, 1),
         "sex_decision_correct": sex_ok / max(len(cells), 1),
         "sex_decision_correct_annotated_xx_or_xy": clean_ok / max(clean_n, 1), "cells_annotated_xx_or_xy": clean_n,
+        "sex_decision_by_annotated_sex_chromosomes": {k or "none": f"{ok}/{n}" for k, (ok, n) in
+                                                      sorted(by_complement.items(), key=lambda kv: -kv[1][1])},
+        "sex_decision_vs_patient_sex": {"correct": patient_ok / max(patient_n, 1), "cells": patient_n,
+                                        "cells_whose_annotation_contradicts_the_patient": contradicting},
+        "sex_error_cells": sex_error_cells,
         "other_cells": {"cells": other_n, "exact_count": other_count_ok, "karyotype_exact": other_karyotype_ok},
         "recall": matched / max(n_gt, 1), "precision": matched / max(n_pred, 1),
         "classification_matched": correct / max(matched, 1),

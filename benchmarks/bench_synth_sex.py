@@ -37,10 +37,12 @@ def run(model: str, cells: int, seed: int, size: int = 1024) -> dict:
     decisions = {"whole-cell totals": replace(shipped, xy_log_prior=0.0, y_evidence_weight=0.0), "manifest": shipped}
     readings = {"box as found": BoxReading(), "manifest": pipeline.box_reading}
     right = {(r, d): [] for r in readings for d in decisions}
+    truths = []
     for k in range(cells):
         cell = generate_metaphase(rng_for(seed, k), SynthConfig(size=size, sex="XY" if k % 4 < 2 else "XX",
                                                                  chromatid_gap=0.35 if k % 2 else 0.0))
         truth = "XY" if cell.karyotype.endswith("XY") else "XX"
+        truths.append(truth)
         found = pipeline.detector.detect(cell.image, score_floor=shipped.presence_floor).detections
         for r, reading in readings.items():
             log_probs, reject = pipeline.classifier.read_boxes(cell.image, list(found.boxes), reading)
@@ -51,6 +53,10 @@ def run(model: str, cells: int, seed: int, size: int = 1024) -> dict:
               file=sys.stderr)
     return {"model": model, "seed": seed, "cells": cells, "size": size,
             "sex_decision_correct": {f"{r} / {d}": float(np.mean(v)) for (r, d), v in right.items()},
+            # which way the errors go: a Y missed (XY cells) or one read where there is none (XX cells)
+            "sex_decision_correct_by_truth": {f"{r} / {d}": {t: float(np.mean([ok for ok, s in zip(v, truths) if s == t]))
+                                                             for t in sorted(set(truths))}
+                                              for (r, d), v in right.items()},
             "box_reading": {"scales": list(pipeline.box_reading.scales), "mirrored": pipeline.box_reading.mirrored},
             "assign": {"xy_log_prior": shipped.xy_log_prior, "y_evidence_weight": shipped.y_evidence_weight}}
 

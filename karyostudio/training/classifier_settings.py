@@ -14,6 +14,7 @@ config's common fields.
   max_images       a seeded subset of the images (quick runs);
   out_size, widths, hidden, dropout   the crop and the network (models/classic/classifier.py);
   flip_prob        upside-down flips (which end is up is a guess);
+  style_prob       crops shown as another microscope might (blur, coarser sampling, noise);
   workers          processes for crop building;
   detector         a chromosome detector's weights: its boxes on the training images become crops
                    too (what the classifier reads at run time), and its false detections teach a
@@ -48,6 +49,7 @@ class ClassifierSettings:
     hidden: int = 128
     dropout: float = 0.2
     flip_prob: float = 0.5
+    style_prob: float = 0.0
     workers: int = 2
     detector: str | None = None
     detector_score_floor: float = 0.2
@@ -63,7 +65,7 @@ class ClassifierSettings:
         require_at_least_one(self, ("epochs", "batch_size", "hidden", "workers", "max_images"))
         if self.lr <= 0 or self.weight_decay < 0:
             raise ConfigError("settings.lr must be positive and settings.weight_decay >= 0")
-        for name in ("label_smoothing", "dropout", "flip_prob", "detector_score_floor"):
+        for name in ("label_smoothing", "dropout", "flip_prob", "style_prob", "detector_score_floor"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"settings.{name} must lie in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:

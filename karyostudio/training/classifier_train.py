@@ -149,7 +149,7 @@ class ClassifierTask(TrainingTask):
         b = state.step_in_epoch
         crops, feats, labels = crop_batch(self.train, self.order[b * s.batch_size:(b + 1) * s.batch_size])
         gen = torch.Generator().manual_seed(step_seed(self.config.seed, state.step))
-        crops, feats = augment(crops, feats, gen, flip_prob=s.flip_prob)
+        crops, feats = augment(crops, feats, gen, flip_prob=s.flip_prob, style_prob=s.style_prob)
         self.model.train()
         loss = F.cross_entropy(self.model(crops, feats), labels, label_smoothing=s.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
@@ -263,8 +263,9 @@ def resolved_paths(config: TrainConfig, s: ClassifierSettings) -> ClassifierSett
 
 
 def augment(crops: torch.Tensor, features: torch.Tensor, gen: torch.Generator, *,
-            flip_prob: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flips, small rotation/scale/shift, gamma and contrast; background stays 0."""
+            flip_prob: float, style_prob: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random flips, small rotation/scale/shift, gamma and contrast, and with ``style_prob`` the
+    look of another microscope (see ``scanner_style``); background stays 0."""
     n = crops.shape[0]
     u = lambda *shape: torch.rand(*shape, generator=gen)  # noqa: E731
     flip = u(n) < flip_prob
@@ -286,9 +287,31 @@ def augment(crops: torch.Tensor, features: torch.Tensor, gen: torch.Generator, *
     gamma = torch.exp((u(n) - 0.5) * 0.6)[:, None, None, None]
     contrast = (0.85 + 0.3 * u(n))[:, None, None, None]
     crops = (crops.clamp(0, 1) ** gamma * contrast).clamp(0, 1)
+    if style_prob > 0:
+        crops = scanner_style(crops, u(n) < style_prob, gen)
     # Segmented outlines measure a little differently from box-derived masks.
     features = features + 0.03 * torch.randn(features.shape, generator=gen)
     return crops, features
+
+
+def scanner_style(crops: torch.Tensor, chosen: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The chosen crops as another lab's camera might show them: optics blur, a coarser sampling
+    of the chromosome, sensor noise, in random amounts; background (0) stays 0."""
+    n = crops.shape[0]
+    u = lambda *shape: torch.rand(*shape, generator=gen)  # noqa: E731
+    foreground = (crops > 0).to(crops.dtype)
+    kernel = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # binomial, sigma 1 px
+    blurred = F.conv2d(crops, kernel.view(1, 1, 1, 5), padding=(0, 2))
+    blurred = F.conv2d(blurred, kernel.view(1, 1, 5, 1), padding=(2, 0))
+    h, w = crops.shape[2:]
+    coarse = F.interpolate(F.interpolate(crops, scale_factor=0.5, mode="area"), size=(h, w), mode="bilinear",
+                           align_corners=False)
+    amount = lambda: u(n)[:, None, None, None]  # noqa: E731
+    styled = torch.lerp(crops, blurred, amount())
+    styled = torch.where(u(n)[:, None, None, None] < 0.5, torch.lerp(styled, coarse, amount()), styled)
+    styled = styled + 0.06 * amount() * torch.randn(crops.shape, generator=gen)
+    styled = styled.clamp(0, 1) * foreground
+    return torch.where(chosen[:, None, None, None], styled, crops)
 
 
 def _lr_factor(progress: float, warmup: float = 0.03) -> float:

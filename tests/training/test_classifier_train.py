@@ -17,7 +17,7 @@ from karyostudio.models.registry import load_predictor
 from karyostudio.models.classic.crops import NUM_FEATURES
 from karyostudio.training.classifier_data import CropDataset
 from karyostudio.training.classifier_eval import evaluate, fit_temperature
-from karyostudio.training.classifier_train import augment, train_on_crops
+from karyostudio.training.classifier_train import augment, scanner_style, train_on_crops
 from karyostudio.training.config import TrainConfig
 from karyostudio.training.engine import fit
 from karyostudio.training.errors import TrainingError
@@ -122,6 +122,19 @@ def test_augment_keeps_shapes_range_and_background():
     assert out.min() >= 0 and out.max() <= 1
     assert out[:, :, :3].abs().max() == 0  # empty slide stays empty
     assert not torch.equal(out, crops)
+
+
+def test_scanner_style_changes_only_the_chosen_crops_and_only_inside_the_chromosome():
+    gen = torch.Generator().manual_seed(1)
+    crops = torch.zeros(6, 1, *OUT)
+    crops[:, :, 8:24, 5:11] = torch.rand(6, 1, 16, 6, generator=gen) * 0.8 + 0.1  # banded chromosome
+    chosen = torch.tensor([True, True, True, False, False, False])
+    out = scanner_style(crops, chosen, gen)
+    assert torch.equal(out[3:], crops[3:])
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out[crops == 0], torch.zeros_like(out[crops == 0]))  # background stays 0
+    for k in range(3):  # blur, coarse sampling and noise change the bands of each chosen crop
+        assert (out[k] - crops[k]).abs().max() > 0.01
 
 
 def test_fit_temperature_softens_overconfident_predictions():
