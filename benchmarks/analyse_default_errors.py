@@ -91,7 +91,8 @@ def patient_sexes(parts: dict) -> dict[str, str]:
     votes: dict[str, list[bool]] = {}
     y = CLASS_NAMES.index("Y")
     for cell, cell_id in enumerate(parts["cell_ids"]):
-        votes.setdefault(patient_of(str(cell_id)), []).append(bool(np.any(parts["gt_class"][parts["gt_cell"] == cell] == y)))
+        has_y = bool(np.any(parts["gt_class"][parts["gt_cell"] == cell] == y))
+        votes.setdefault(patient_of(str(cell_id)), []).append(has_y)
     return {patient: "XY" if np.mean(v) > 0.5 else "XX" for patient, v in votes.items() if np.mean(v) != 0.5}
 
 

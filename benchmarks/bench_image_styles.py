@@ -75,8 +75,8 @@ def run(root: Path, model: str, every: int) -> dict:
             sex_ok.append(sex_chromosomes(labels) == sex_chromosomes(truth))
         errors = np.array(errors)
         results[name] = {"exact_count": float(np.mean(errors == 0)), "mean_count_error": float(errors.mean()),
-                         "karyotype_exact": float(np.mean(karyotype_ok)), "sex_chromosomes_right": float(np.mean(sex_ok)),
-                         "median_seconds": float(np.median(seconds))}
+                         "karyotype_exact": float(np.mean(karyotype_ok)),
+                         "sex_chromosomes_right": float(np.mean(sex_ok)), "median_seconds": float(np.median(seconds))}
         print(f"{name:13s} " + ", ".join(f"{k} {v:.2f}" for k, v in results[name].items()), file=sys.stderr)
     return {"model": model, "cells": len(cells), "every": every, "styles": results}
 

@@ -5,8 +5,9 @@ import pytest
 
 from karyostudio.io.images import read_image
 from karyostudio.models.maskrcnn.image_prep import as_uint8
-from karyostudio.models.bright_field import (NARROW_RANGE, STRETCH_TO, as_bright_field, dark_on_light, full_contrast,
-                                             is_bright_on_dark)
+from karyostudio.models.bright_field import (EVEN_LIGHT_AT_LEAST, NARROW_RANGE, STRETCH_TO, as_bright_field,
+                                             dark_on_light, evenly_lit, full_contrast, is_bright_on_dark,
+                                             slide_light)
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
 from tests.models.test_pipeline import REAL_WEIGHTS
 
@@ -23,6 +24,42 @@ def test_a_bright_field_metaphase_is_left_as_it_is(metaphase):
     assert as_bright_field(metaphase) is metaphase
     real = read_image(SAMPLE)
     assert not is_bright_on_dark(real) and as_bright_field(real) is real
+
+
+def _vignetted(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape
+    yy, xx = np.mgrid[:h, :w]
+    r2 = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2) / ((h / 2) ** 2 + (w / 2) ** 2)
+    return np.clip(image * (1 - 0.45 * r2), 0, 255).astype(np.uint8)
+
+
+def test_vignetting_is_divided_out_once(metaphase):
+    dim = _vignetted(metaphase)
+    light = slide_light(dim)
+    assert light.min() < EVEN_LIGHT_AT_LEAST * light.max()
+    even = evenly_lit(dim)
+    light = slide_light(even)
+    assert even.dtype == np.uint8 and light.min() > 0.9 * light.max()
+    assert evenly_lit(even) is even
+    assert np.median(metaphase) - np.median(dim) > 30  # the slide, most of the image, is back to its level
+    assert abs(np.median(even) - np.median(metaphase)) < 10
+    # Most of the light lost in the corners comes back (a quadratic fit does not follow the fall-off exactly).
+    for corner in ((slice(0, 20), slice(0, 20)), (slice(0, 20), slice(-20, None)), (slice(-20, None), slice(0, 20)),
+                   (slice(-20, None), slice(-20, None))):
+        recorded, lost = np.percentile(metaphase[corner], 90), np.percentile(dim[corner], 90)
+        assert np.percentile(even[corner], 90) > lost + 0.6 * (recorded - lost)
+
+
+def test_the_slide_fit_is_not_taken_in_by_a_large_nucleus(metaphase):
+    crowded = metaphase.copy()
+    yy, xx = np.mgrid[:384, :384]
+    crowded[(yy - 300) ** 2 + (xx - 300) ** 2 < 110 ** 2] = 90  # an interphase nucleus over a corner
+    def evenness(image):
+        light = slide_light(image)
+        return light.min() / light.max()
+
+    assert abs(evenness(crowded) - evenness(metaphase)) < 0.05
+    assert evenly_lit(crowded) is crowded
 
 
 def test_a_pale_image_is_stretched_to_the_training_contrast_once(metaphase):
@@ -52,6 +89,7 @@ def test_every_network_input_is_made_bright_field(metaphase):
     assert np.array_equal(as_uint8(255 - metaphase), metaphase)
     pale = (150 + metaphase.astype(np.float32) * (80 / 255)).astype(np.uint8)
     assert np.array_equal(as_uint8(255 - pale), full_contrast(pale))
+    assert np.array_equal(as_uint8(_vignetted(metaphase)), evenly_lit(_vignetted(metaphase)))
 
 
 def test_images_without_a_clear_polarity_are_not_inverted():
