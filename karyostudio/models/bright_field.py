@@ -38,7 +38,7 @@ import numpy as np
 CLEAR_RATIO = 2.0  # how much further the median must lie from the light end than from the dark one
 EVEN_LIGHT_AT_LEAST = 0.7  # darkest / brightest fitted slide light below which it is evened out
 NARROW_RANGE = 90  # 8-bit images spanning fewer grey levels than this are stretched ...
-STRETCH_TO = (80.0, 250.0)  # ... to this span (the training cells' median 0.5th / 99.5th percentiles)
+STRETCH_TO = (80.0, 250.0)  # ... to this span (about the training cells' median 0.5th / 99.5th percentiles)
 _MAX_SAMPLE_PIXELS = 250_000  # statistics are taken on a regular subsample of larger images
 _GRID = 12  # blocks along the short side for the slide fit
 _SLIDE_PERCENTILE = 95  # a block's slide level: slide wherever at least 5 % of the block is slide
@@ -90,7 +90,11 @@ def slide_light(image: np.ndarray) -> np.ndarray:
     design = _quadratic(*[g.ravel() for g in np.meshgrid(cx, cy)])
     logs = np.log(level.ravel())
     keep = logs >= np.median(logs)  # start from the brighter half: the slide covers most of a metaphase image
+    if np.count_nonzero(keep) < 2 * design.shape[1]:  # too few blocks to fit a surface: call the light even
+        return np.full(image.shape, float(level.max()), dtype=np.float32)
     for _ in range(_FIT_ROUNDS):
+        if np.count_nonzero(keep) < design.shape[1]:
+            break
         coef, *_ = np.linalg.lstsq(design[keep], logs[keep], rcond=None)
         residual = logs - design @ coef
         spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-4

@@ -98,6 +98,9 @@ def test_images_without_a_clear_polarity_are_not_inverted():
     half = np.zeros((64, 64), np.uint8)
     half[:, 32:] = 200  # as much "slide" as "object": no clear case either way
     assert not is_bright_on_dark(half)
+    for tiny in (np.full((1, 1), 200, np.uint8), np.arange(9, dtype=np.uint8).reshape(3, 3) * 20,
+                 np.full((2, 900), 230, np.uint8)):  # too few blocks for a slide fit: passed on, not refused
+        assert as_bright_field(tiny).shape == tiny.shape
     with pytest.raises(ValueError, match="2-D"):
         is_bright_on_dark(np.zeros((4, 4, 3), np.uint8))
 
