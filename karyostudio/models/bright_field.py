@@ -20,7 +20,8 @@ reaches the networks exactly as recorded:
   173 typically) is stretched to the training cells' typical span, ``STRETCH_TO``.
 
 Each step leaves its own output alone, so :func:`as_bright_field` may be reached twice on one
-image (the pipeline's entry, then a detector's input conversion) at no more cost than a check.
+image (the pipeline's entry, then a detector's input conversion): the second time costs its
+checks again (a slide fit and two percentile passes, 10-25 ms), nothing else.
 
 The slide fit here is not ``classic.background.illumination`` (the classifier's darkness crops):
 that one fits pixels and takes large nuclei for dim slide in crowded fields, where dividing it out
@@ -34,6 +35,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from karyostudio.models.classic.background import quadratic_design
 
 CLEAR_RATIO = 2.0  # how much further the median must lie from the light end than from the dark one
 EVEN_LIGHT_AT_LEAST = 0.7  # darkest / brightest fitted slide light below which it is evened out
@@ -72,10 +75,6 @@ def dark_on_light(image: np.ndarray) -> np.ndarray:
     return (image.min() + image.max() - image).astype(image.dtype)
 
 
-def _quadratic(xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
-    return np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1)
-
-
 def slide_light(image: np.ndarray) -> np.ndarray:
     """The slide's illumination over a 2-D image (float32, same shape): a quadratic in log
     brightness fitted to each block's bright percentile, blocks darker than the fit dropped."""
@@ -87,7 +86,7 @@ def slide_light(image: np.ndarray) -> np.ndarray:
     level = np.array([[np.percentile(sample[r0:r1, c0:c1], _SLIDE_PERCENTILE) for c0, c1 in zip(cols, cols[1:])]
                       for r0, r1 in zip(rows, rows[1:])], dtype=np.float64) + 1.0  # +1: log of black
     cy, cx = (rows[:-1] + rows[1:]) / (2 * h) - 0.5, (cols[:-1] + cols[1:]) / (2 * w) - 0.5
-    design = _quadratic(*[g.ravel() for g in np.meshgrid(cx, cy)])
+    design = quadratic_design(*[g.ravel() for g in np.meshgrid(cx, cy)])
     logs = np.log(level.ravel())
     keep = logs >= np.median(logs)  # start from the brighter half: the slide covers most of a metaphase image
     if np.count_nonzero(keep) < 2 * design.shape[1]:  # too few blocks to fit a surface: call the light even
@@ -100,7 +99,7 @@ def slide_light(image: np.ndarray) -> np.ndarray:
         spread = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1e-4
         keep = residual > -_DARKER_THAN_FIT_SIGMAS * spread
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    surface = np.exp(_quadratic((xx + 0.5) / w - 0.5, (yy + 0.5) / h - 0.5) @ coef.astype(np.float32))
+    surface = np.exp(quadratic_design((xx + 0.5) / w - 0.5, (yy + 0.5) / h - 0.5) @ coef.astype(np.float32))
     full_h, full_w = image.shape
     return cv2.resize(surface.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
 

@@ -21,7 +21,8 @@ _FIT_ITERATIONS = 4
 _OUTLIER_SIGMAS = 2.5
 
 
-def _design(xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+def quadratic_design(xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
+    """The terms of a quadratic surface in x and y (1, x, y, x², xy, y²), along a last axis."""
     return np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1)
 
 
@@ -37,7 +38,7 @@ def illumination(image: np.ndarray) -> tuple[np.ndarray, float]:
     sh, sw = max(2, int(round(h / scale))), max(2, int(round(w / scale)))
     small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    a = _design((xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5).reshape(-1, 6)
+    a = quadratic_design((xx + 0.5) / sw - 0.5, (yy + 0.5) / sh - 0.5).reshape(-1, 6)
     logs = np.log(small).ravel()
     # Start from the brighter part: the slide covers most of a metaphase image.
     keep = logs >= np.percentile(logs, 30)

@@ -38,11 +38,11 @@ from karyostudio.core.progress import CancelToken, ProgressCallback, check, repo
 from karyostudio.core.typed_mapping import SettingsError, from_mapping
 from karyostudio.io.errors import CheckpointError
 from karyostudio.models.base import is_cluster, prediction_karyotype
+from karyostudio.models.bright_field import as_bright_field
 from karyostudio.models.classic.assign import AssignConfig, Assignment, assign_karyotype, presence_probability
 from karyostudio.models.classic.classifier import BoxReading, ChromosomeClassifier
 from karyostudio.models.classic.segment import SegmentParams, segment_metaphase
 from karyostudio.models.manifest import Manifest, ManifestError, WeightsChecksumError, WeightsMissingError, sha256_file
-from karyostudio.models.bright_field import as_bright_field
 
 DEFAULT_NAME = "default-cpu"
 DEFAULT_DESCRIPTION = "CPU pipeline: chromosome finding, crop classifier, joint 24-class assignment"

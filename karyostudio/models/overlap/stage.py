@@ -22,12 +22,12 @@ from karyostudio.core.classes import NUM_CLASSES, class_index
 from karyostudio.core.instance import Instance
 from karyostudio.core.progress import CancelToken, ProgressCallback, check, report
 from karyostudio.models.base import Predictor, is_cluster
+from karyostudio.models.bright_field import as_bright_field
 from karyostudio.models.classic.assign import AssignConfig, assign_karyotype
 from karyostudio.models.classic.classifier import ChromosomeClassifier
 from karyostudio.models.classic.pipeline import top_classes
 from karyostudio.models.overlap.candidates import CandidateRules, find_candidates
 from karyostudio.models.overlap.splitter import SPLIT_REFUSED, ClusterSplitter
-from karyostudio.models.bright_field import as_bright_field
 
 DEFAULT_SPLITTER = "chromseg-cpu"
 # Progress in percent: the wrapped predictor, then splitting, then naming the pieces.
