@@ -7,7 +7,13 @@ as it is and after each of these changes, which stand in for another scanner or 
   enlarged x2    a higher-magnification camera; reduced x0.6   a lower one;
   blur + noise   Gaussian blur (sigma 1.5 px) and sensor noise (sigma 8 grey levels);
   12-bit in 16   a 12-bit camera's values in a 16-bit file, offset by 100;
-  vignetting     illumination falling to 55 % in the corners.
+  vignetting     illumination falling to 55 % in the corners;
+  enlarged x3    a high-resolution camera (chromosomes three times as many pixels long);
+  enhanced       what a capture system's "enhance" gives: grey range stretched until the slide is
+                 white, gamma 0.8, an unsharp mask (sigma 2 px, amount 0.8);
+  JPEG q35       an export saved as a strongly compressed JPEG;
+  in a 2x field  the metaphase off-centre in a field twice as wide and high (empty slide around);
+  rotated 90     the camera mounted a quarter turn round.
 For each it reports the exact count (the annotated number of chromosomes), the mean count
 error, the karyotype string exact, and the sex chromosomes (X and Y counts) right.
 
@@ -42,6 +48,25 @@ def _vignetting(image: np.ndarray) -> np.ndarray:
     return np.clip(image * (1 - 0.45 * r2), 0, 255).astype(np.uint8)
 
 
+def _enhanced(image: np.ndarray) -> np.ndarray:
+    f = image.astype(np.float32)
+    low, slide = np.percentile(f, 1), np.percentile(f, 90)
+    f = np.clip((f - low) / max(slide - low, 1.0), 0, 1) ** 0.8 * 255
+    return np.clip(f + 0.8 * (f - cv2.GaussianBlur(f, (0, 0), 2)), 0, 255).astype(np.uint8)
+
+
+def _jpeg(image: np.ndarray, quality: int = 35) -> np.ndarray:
+    _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+
+
+def _in_larger_field(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape
+    field = np.full((2 * h, 2 * w), int(np.percentile(image, 95)), np.uint8)
+    field[h // 3:h // 3 + h, w // 2:w // 2 + w] = image
+    return field
+
+
 def styles(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     return {
         "as recorded": lambda im: im,
@@ -53,6 +78,11 @@ def styles(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndar
                                            + rng.normal(0, 8, im.shape), 0, 255).astype(np.uint8),
         "12-bit in 16": lambda im: im.astype(np.uint16) * 16 + 100,
         "vignetting": _vignetting,
+        "enlarged x3": lambda im: cv2.resize(im, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC),
+        "enhanced": _enhanced,
+        "JPEG q35": _jpeg,
+        "in a 2x field": _in_larger_field,
+        "rotated 90": lambda im: np.ascontiguousarray(np.rot90(im)),
     }
 
 
