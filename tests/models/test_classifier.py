@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,6 +18,7 @@ from karyostudio.models.classic.classifier import (
     CropNet,
     NetConfig,
     checkpoint_dict,
+    reading_scale,
     scaled_boxes,
 )
 from karyostudio.models.classic.crops import NUM_FEATURES, box_crops
@@ -220,3 +222,23 @@ def test_scaled_boxes_keep_their_centre():
 def test_box_reading_rejects_bad_scales(scales):
     with pytest.raises(TypeError, match="box reading scales"):
         BoxReading(scales)
+
+
+def test_only_chromosomes_far_larger_than_the_training_cells_are_read_shrunk():
+    taichung_sized = np.array([[0, 0, 30, 110], [0, 0, 40, 80], [0, 0, 25, 118]], dtype=float)
+    assert reading_scale(taichung_sized) == 1.0
+    assert reading_scale(np.zeros((0, 4))) == 1.0
+    three_times = taichung_sized * 3  # median longer side 330 px
+    assert reading_scale(three_times) == pytest.approx(90.0 / 330.0)
+
+
+def test_a_high_resolution_image_reads_like_the_same_cell_at_training_size():
+    clf = tiny_classifier()
+    image, boxes = _two_bars()
+    enlarged = cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    big_boxes = [tuple(4 * v for v in b) for b in boxes]
+    assert reading_scale(np.array(big_boxes)) < 1.0
+    log_probs, reject = clf.read_boxes(enlarged, big_boxes)
+    original, original_reject = clf.read_boxes(image, boxes)
+    np.testing.assert_allclose(np.exp(log_probs), np.exp(original), atol=0.02)
+    np.testing.assert_allclose(reject, original_reject, atol=0.02)

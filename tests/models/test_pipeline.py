@@ -262,3 +262,26 @@ def test_default_manifest_names_a_detector_that_loads(tmp_path):
     write_manifest(copy, damaged / "default-cpu.manifest.json")
     with pytest.raises(ManifestError, match="detector weights .* do not match"):
         from_manifest(manifest_module.read_manifest(damaged / "default-cpu.manifest.json"))
+
+
+@pytest.mark.slow
+def test_real_cell_enlarged_three_times_is_named_as_recorded():
+    """A high-resolution camera's cell is read from a shrunk copy (classifier.reading_scale) and
+    names its chromosomes as the same cell at the training cells' size does."""
+    import cv2
+
+    from karyostudio.models.classic.classifier import reading_scale
+
+    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
+    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
+        pytest.skip("default-cpu weights not installed in models/")
+    predictor = registry.load_predictor(manifest_path)
+    image = read_image(REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg")
+    boxes = predictor.detector.detect(image).detections.boxes
+    assert len(boxes) >= 40
+    enlarged = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    assert reading_scale(3 * boxes) < 1.0 and reading_scale(boxes) == 1.0
+    recorded, _ = predictor.read_detections(image, list(boxes))
+    large, _ = predictor.read_detections(enlarged, list(3 * boxes))
+    same = np.mean(recorded.argmax(1) == large.argmax(1))
+    assert same >= 0.9, f"only {same:.0%} of the chromosomes keep their name at 3x"

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -54,6 +55,23 @@ def scaled_boxes(boxes: Sequence[Sequence[float]], scale: float) -> np.ndarray:
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     centre, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) / 2 * scale
     return np.c_[centre - half, centre + half]
+
+
+# Chromosomes far larger than any training cell's (a high-resolution camera) are read from a copy
+# of the image shrunk so that their boxes have about READ_AT_BOX_PX on their longer side. Crops are
+# scaled to the network's size anyway and the features are ratios within the cell, so the reading
+# hardly changes, while masks, fills and skeletons cost in proportion to the pixels. The median box
+# side of the Taichung validation cells is 56-118 px (detector boxes 43-106): none is shrunk.
+LARGE_BOX_PX = 160.0
+READ_AT_BOX_PX = 90.0
+
+
+def reading_scale(boxes: np.ndarray) -> float:
+    """The factor (<= 1) by which a cell with these (N, 4) x0, y0, x1, y1 boxes is read."""
+    if len(boxes) == 0:
+        return 1.0
+    median_side = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    return READ_AT_BOX_PX / median_side if median_side > LARGE_BOX_PX else 1.0
 
 
 @dataclass(frozen=True)
@@ -228,8 +246,14 @@ class ChromosomeClassifier:
                    reading: BoxReading = BoxReading()) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`read_cell` for tight boxes (a detector's): crops made as in training
         (crops.box_crops), so the classifier reads detections exactly as it learned them; with
-        several ``reading.scales`` each box is read at each and the probabilities averaged."""
+        several ``reading.scales`` each box is read at each and the probabilities averaged.
+        Very large chromosomes are read from a shrunk copy (see :func:`reading_scale`)."""
         n, num_classes = len(boxes), self.config.num_classes
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        shrink = reading_scale(boxes)
+        if shrink < 1.0:
+            image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+            boxes = boxes * shrink
         total = np.zeros((n, num_classes + 1))  # summed probabilities: classes, then "no chromosome"
         reads = np.zeros(n)
         for scale in reading.scales:
