@@ -2,7 +2,8 @@
 
 PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile
 with every compression tifffile knows (LZW, Deflate, PackBits, JPEG, ... through imagecodecs;
-CytoVision writes LZW). Colour is reduced to luminance (ITU-R 601 weights, alpha ignored).
+CytoVision writes LZW); a TIFF's palette (colour map) is applied and a MINISWHITE one inverted,
+so the values are the brightness every viewer shows. Colour is reduced to luminance (ITU-R 601 weights, alpha ignored).
 An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
 so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
 it in the files they write (``orientation_note``). Sizes are checked from the header before any
@@ -34,6 +35,7 @@ _PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _EXIF_ORIENTATION_TAG = 0x0112
+_TIFF_MINISWHITE, _TIFF_PALETTE = 0, 3  # TIFF PhotometricInterpretation values
 # What each EXIF orientation asks for, to show the image upright.
 ORIENTATIONS = {1: "as stored", 2: "mirrored left-right", 3: "rotated 180 degrees",
                 4: "mirrored top-bottom", 5: "transposed (mirrored along the main diagonal)",
@@ -261,6 +263,11 @@ def _decode_tiff(data: bytes, source) -> np.ndarray:
         except Exception as exc:
             raise ImageReadError(source, f"truncated or corrupt TIFF data: {exc}") from exc
         axes = page.axes
+        photometric, colormap, bits = int(page.photometric), page.colormap, int(page.bitspersample)
+    if photometric == _TIFF_PALETTE and colormap is not None and arr.ndim == 2:
+        arr, axes = _apply_tiff_colormap(arr, colormap, source), "YXS"
+    elif photometric == _TIFF_MINISWHITE and arr.ndim == 2:
+        arr = _invert_min_is_white(arr, bits)
     if "S" in axes and arr.ndim == 3:
         arr = np.moveaxis(arr, axes.index("S"), -1)
     if arr.ndim == 3:
@@ -271,6 +278,26 @@ def _decode_tiff(data: bytes, source) -> np.ndarray:
     if arr.ndim != 2:
         raise ImageReadError(source, f"unsupported TIFF layout (array shape {arr.shape}, axes {axes})")
     return _integer_to_gray(arr, source)
+
+
+def _apply_tiff_colormap(indices: np.ndarray, colormap: np.ndarray, source) -> np.ndarray:
+    """A palette image's colours (H x W x 3 uint8), as Pillow and image viewers show them."""
+    if not np.issubdtype(indices.dtype, np.integer) or (indices.size and int(indices.max()) >= colormap.shape[1]):
+        raise ImageReadError(source, "the TIFF palette image has indices outside its colour map")
+    colours = colormap.astype(np.uint32)
+    if colours.max(initial=0) > 255:  # the TIFF standard's 16-bit entries; some writers store 8-bit ones
+        colours = colours >> 8
+    return np.ascontiguousarray(colours.astype(np.uint8)[:, indices].transpose(1, 2, 0))
+
+
+def _invert_min_is_white(arr: np.ndarray, bits: int) -> np.ndarray:
+    """Values of a MINISWHITE image (0 is white) turned into brightness, as Pillow reads it."""
+    if arr.dtype == np.bool_:
+        return ~arr
+    if not np.issubdtype(arr.dtype, np.unsignedinteger):
+        return arr  # signed or float data: left for _integer_to_gray to accept or refuse
+    top = min((1 << bits) - 1, int(np.iinfo(arr.dtype).max))
+    return (top - np.minimum(arr, top)).astype(arr.dtype)
 
 
 def _integer_to_gray(arr: np.ndarray, source) -> np.ndarray:

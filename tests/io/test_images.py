@@ -125,6 +125,32 @@ def test_palette_and_bilevel_images(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_image(tmp_path / "bw.png"), np.where(GRAY8 > 128, 255, 0))
 
 
+def test_palette_tiff_shows_its_colours_as_pillow_does(tmp_path: Path) -> None:
+    indices = RNG.integers(0, 256, (23, 31), dtype=np.uint8)
+    colormap = RNG.integers(0, 65536, (3, 256), dtype=np.uint16)  # the standard's 16-bit entries
+    tifffile.imwrite(tmp_path / "p.tif", indices, photometric="palette", colormap=colormap)
+    with Image.open(tmp_path / "p.tif") as reference:
+        assert reference.mode == "P"
+        np.testing.assert_array_equal(read_image(tmp_path / "p.tif"), np.asarray(reference.convert("L")))
+    grey_ramp = np.tile(np.arange(256, dtype=np.uint16), (3, 1))  # a writer that stores 8-bit entries
+    tifffile.imwrite(tmp_path / "p8.tif", indices, photometric="palette", colormap=255 - grey_ramp)
+    np.testing.assert_array_equal(read_image(tmp_path / "p8.tif"), 255 - indices)
+
+
+def test_min_is_white_tiff_is_read_as_brightness(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "w8.tif", GRAY8, photometric="miniswhite")
+    with Image.open(tmp_path / "w8.tif") as reference:
+        np.testing.assert_array_equal(read_image(tmp_path / "w8.tif"), np.asarray(reference.convert("L")))
+    np.testing.assert_array_equal(read_image(tmp_path / "w8.tif"), 255 - GRAY8)
+    gray16 = RNG.integers(0, 65536, (23, 31), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "w16.tif", gray16, photometric="miniswhite")
+    image = read_image(tmp_path / "w16.tif")
+    assert image.dtype == np.uint16
+    np.testing.assert_array_equal(image, 65535 - gray16)
+    tifffile.imwrite(tmp_path / "w1.tif", GRAY8 > 128, photometric="miniswhite")
+    np.testing.assert_array_equal(read_image(tmp_path / "w1.tif"), np.where(GRAY8 > 128, 0, 255))
+
+
 def test_16bit_rgb_keeps_16_bits(tmp_path: Path) -> None:
     rgb = RNG.integers(0, 65536, (23, 31, 3), dtype=np.uint16)
     cv2.imwrite(str(tmp_path / "rgb16.png"), rgb[:, :, ::-1])  # OpenCV writes BGR
