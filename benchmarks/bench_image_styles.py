@@ -12,12 +12,18 @@ as it is and after each of these changes, which stand in for another scanner or 
   enhanced       what a capture system's "enhance" gives: grey range stretched until the slide is
                  white, gamma 0.8, an unsharp mask (sigma 2 px, amount 0.8);
   JPEG q35       an export saved as a strongly compressed JPEG;
+  CLAHE          adaptive histogram equalisation (clip limit 3, 8 x 8 tiles), another "enhance";
   in a 2x field  the metaphase off-centre in a field twice as wide and high (empty slide around);
   rotated 90     the camera mounted a quarter turn round.
-For each it reports the exact count (the annotated number of chromosomes), the mean count
-error, the karyotype string exact, and the sex chromosomes (X and Y counts) right.
+Capture-style training of the classifier (training/capture_style.py) draws stretches, tone
+curves, sharpening, blur and noise like "enhanced", "low contrast" and "blur + noise"; JPEG q35,
+CLAHE, scale and the rest are styles no training draws. For each style it reports the exact
+count (the annotated number of chromosomes), the mean count error, the karyotype string exact,
+the sex chromosomes (X and Y counts) right and the sex
+decision (XY when a Y is annotated) right; the JSON also lists every cell's result.
 
-Usage: python benchmarks/bench_image_styles.py [--model NAME] [--every 20] [--json out.json]
+Usage: python benchmarks/bench_image_styles.py [--model NAME] [--every 20] [--styles "as recorded,enhanced"]
+       [--json out.json]
 Data: Taichung metaphase dataset (Tseng et al., Scientific Data 10, 104, 2023; CC BY 4.0).
 """
 
@@ -81,18 +87,25 @@ def styles(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndar
         "enlarged x3": lambda im: cv2.resize(im, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC),
         "enhanced": _enhanced,
         "JPEG q35": _jpeg,
+        "CLAHE": lambda im: cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(im),
         "in a 2x field": _in_larger_field,
         "rotated 90": lambda im: np.ascontiguousarray(np.rot90(im)),
     }
 
 
-def run(root: Path, model: str, every: int) -> dict:
+def run(root: Path, model: str, every: int, names: list[str] | None = None) -> dict:
     ids = validation_ids(root, _TRAIN_DEFAULTS["val_fraction"], _TRAIN_DEFAULTS["seed"])[::every]
     predictor = load_predictor(model)
     cells = [read_voc(root / "annotations" / f"{i}.xml", image_dirs=[root / "JEPG"]) for i in ids]
+    changes = styles(np.random.default_rng(0))
+    unknown = sorted(set(names or []) - set(changes))
+    if unknown:
+        raise SystemExit(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(changes)}")
     results = {}
-    for name, change in styles(np.random.default_rng(0)).items():
-        errors, karyotype_ok, sex_ok, seconds = [], [], [], []
+    for name, change in changes.items():
+        if names and name not in names:
+            continue
+        errors, karyotype_ok, sex_ok, decision_ok, seconds, per_cell = [], [], [], [], [], []
         for gt in cells:
             image = change(read_image(gt.image_path))
             start = time.perf_counter()
@@ -103,11 +116,16 @@ def run(root: Path, model: str, every: int) -> dict:
             errors.append(len(cell.instances) - len(truth))
             karyotype_ok.append(cell.karyotype == karyotype_string(truth))
             sex_ok.append(sex_chromosomes(labels) == sex_chromosomes(truth))
+            decision_ok.append(cell.sex_hypothesis == ("XY" if "Y" in truth else "XX"))
+            per_cell.append({"id": gt.key, "count_error": errors[-1], "sex_chromosomes": sex_chromosomes(labels),
+                             "annotated_sex_chromosomes": sex_chromosomes(truth), "sex_decision": cell.sex_hypothesis})
         errors = np.array(errors)
         results[name] = {"exact_count": float(np.mean(errors == 0)), "mean_count_error": float(errors.mean()),
                          "karyotype_exact": float(np.mean(karyotype_ok)),
-                         "sex_chromosomes_right": float(np.mean(sex_ok)), "median_seconds": float(np.median(seconds))}
+                         "sex_chromosomes_right": float(np.mean(sex_ok)),
+                         "sex_decision_right": float(np.mean(decision_ok)), "median_seconds": float(np.median(seconds))}
         print(f"{name:13s} " + ", ".join(f"{k} {v:.2f}" for k, v in results[name].items()), file=sys.stderr)
+        results[name]["cells"] = per_cell
     return {"model": model, "cells": len(cells), "every": every, "styles": results}
 
 
@@ -116,10 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--every", type=int, default=20, help="analyse every k-th validation cell")
+    parser.add_argument("--styles", help="comma-separated style names to run (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = run(args.data, args.model, args.every)
-    print(json.dumps(result, indent=1))
+    names = [n.strip() for n in args.styles.split(",")] if args.styles else None
+    result = run(args.data, args.model, args.every, names)
+    print(json.dumps({**result, "styles": {k: {m: v for m, v in r.items() if m != "cells"}
+                                           for k, r in result["styles"].items()}}, indent=1))
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return 0

@@ -31,6 +31,7 @@ from karyostudio.core.progress import CancelToken, ProgressCallback, check, repo
 from karyostudio.io.atomic import atomic_open
 from karyostudio.io.errors import AnnotationReadError, ImageReadError
 from karyostudio.models.classic.crops import NUM_FEATURES, box_crops
+from karyostudio.training.capture_style import CAPTURE_STYLE_VERSION, capture_style
 
 # Bump when crop extraction changes so stale caches are rebuilt.
 CROP_CODE_VERSION = 2
@@ -188,20 +189,33 @@ def concat_crops(first: CropDataset, second: CropDataset) -> CropDataset:
                        [*first.image_ids, *(f"{i}#2" for i in second.image_ids)])
 
 
-def _cell_crops(args: tuple[Path, str, tuple[int, int]]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    root, image_id, out_size = args
+def _read_cell(root: Path, image_id: str) -> tuple[VocCell, np.ndarray]:
     cell = read_voc_boxes(root / "annotations" / f"{image_id}.xml")
     image_path = root / "JEPG" / f"{image_id}.jpg"
     image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise ImageReadError(image_path, "cannot read image")
-    empty = (np.zeros((0, *out_size), np.uint8), np.zeros((0, NUM_FEATURES), np.float32), np.zeros(0, np.int16))
+    return cell, image
+
+
+def _empty_crops(out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros((0, *out_size), np.uint8), np.zeros((0, NUM_FEATURES), np.float32), np.zeros(0, np.int16)
+
+
+def _annotated_crops(cell: VocCell, image: np.ndarray, out_size: tuple[int, int]) -> tuple:
+    """(crops as uint8, features, labels) of the annotated boxes of one image."""
     if not cell.boxes:
-        return (image_id, *empty)
+        return _empty_crops(out_size)
     cc = box_crops(image, cell.boxes, out_size=out_size)
     labels = np.array([class_index(lb) for lb in cell.labels], dtype=np.int16)
     v = cc.valid
-    return image_id, np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v]
+    return np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v]
+
+
+def _cell_crops(args: tuple[Path, str, tuple[int, int]]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    root, image_id, out_size = args
+    cell, image = _read_cell(root, image_id)
+    return (image_id, *_annotated_crops(cell, image, out_size))
 
 
 def _results(jobs: list[tuple], work: Callable[[tuple], tuple], workers: int, torch_work: bool) -> Iterator[tuple]:
@@ -294,25 +308,26 @@ def _box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _detector_cell_crops(args: tuple[Path, str, tuple[int, int], str, float]) -> tuple:
     """Crops of what a detector finds in one annotated image, labelled by match_detections."""
     root, image_id, out_size, detector_path, score_floor = args
+    cell, image = _read_cell(root, image_id)
+    return (image_id, *_detected_crops(cell, image, detector_path, score_floor, out_size))
+
+
+def _detected_crops(cell: VocCell, image: np.ndarray, detector_path: str, score_floor: float,
+                    out_size: tuple[int, int]) -> tuple:
+    """(crops as uint8, features, labels by match_detections) of what the detector finds in one image."""
     from karyostudio.models.centernet.predictor import load_detector  # torch: only in crop workers
 
     detector = _DETECTORS.get(detector_path)
     if detector is None:
         detector = _DETECTORS[detector_path] = load_detector(detector_path)
-    cell = read_voc_boxes(root / "annotations" / f"{image_id}.xml")
-    image_path = root / "JEPG" / f"{image_id}.jpg"
-    image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ImageReadError(image_path, "cannot read image")
     found = detector.detect(image, score_floor=score_floor).detections
-    empty = (np.zeros((0, *out_size), np.uint8), np.zeros((0, NUM_FEATURES), np.float32), np.zeros(0, np.int16))
     if len(found) == 0:
-        return (image_id, *empty)
+        return _empty_crops(out_size)
     labels = match_detections(found.boxes, np.array(cell.boxes, np.float64).reshape(-1, 4),
                               np.array([class_index(lb) for lb in cell.labels], dtype=np.int64))
     cc = box_crops(image, found.boxes, out_size=out_size)
     v = cc.valid & (labels >= 0)
-    return image_id, np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v].astype(np.int16)
+    return np.round(cc.crops[v] * 255).astype(np.uint8), cc.features[v], labels[v].astype(np.int16)
 
 
 def build_detector_crops(root: str | Path, image_ids: Sequence[str], detector_path: str | Path, *,
@@ -335,6 +350,47 @@ def build_detector_crops(root: str | Path, image_ids: Sequence[str], detector_pa
     jobs = [(Path(root), i, tuple(out_size), detector_path, float(score_floor)) for i in ids]
     data = _collect(jobs, _detector_cell_crops, workers, progress, cancel, "cropping detections", Path(root),
                     torch_work=True)
+    if path is not None:
+        _make_cache_dir(path.parent)
+        data.save(path)
+    return data
+
+
+def _styled_cell_crops(args: tuple[Path, str, int, tuple[int, int], str | None, float, int]) -> tuple:
+    """Crops of one image re-recorded in a capture style drawn from (seed, copy, id): its annotated
+    boxes and, with a detector, what the detector finds in the styled image."""
+    root, image_id, copy, out_size, detector_path, score_floor, seed = args
+    cell, image = _read_cell(root, image_id)
+    image = capture_style(image, np.random.default_rng([seed, copy, int(hashlib.sha256(image_id.encode())
+                                                                         .hexdigest()[:8], 16)]))
+    parts = [_annotated_crops(cell, image, out_size)]
+    if detector_path is not None:
+        parts.append(_detected_crops(cell, image, detector_path, score_floor, out_size))
+    return (f"{image_id}~style{copy}", *(np.concatenate(column) for column in zip(*parts)))
+
+
+def build_styled_crops(root: str | Path, image_ids: Sequence[str], copies: int, seed: int, *,
+                       out_size: tuple[int, int], detector_path: str | Path | None, score_floor: float,
+                       workers: int = 1, progress: ProgressCallback | None = None,
+                       cancel: CancelToken | None = None, cache_dir: str | Path | None = None) -> CropDataset:
+    """``copies`` more crop sets of the given images, each image re-recorded in a drawn capture
+    style (training/capture_style.py) before its annotated and detected boxes are cropped (cached)."""
+    from karyostudio.models.manifest import sha256_file
+
+    ids = sorted(image_ids)
+    detector = str(Path(detector_path).resolve()) if detector_path is not None else None
+    key = "\n".join([*ids, sha256_file(detector) if detector else "-", f"{score_floor:.4f}", str(copies),
+                     str(seed), str(CROP_CODE_VERSION), str(CAPTURE_STYLE_VERSION)])
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        path = Path(cache_dir) / f"styled-crops-{out_size[0]}x{out_size[1]}-{digest}.npz"
+        if path.is_file():
+            return CropDataset.load(path)
+    jobs = [(Path(root), i, k, tuple(out_size), detector, float(score_floor), int(seed))
+            for k in range(copies) for i in ids]
+    data = _collect(jobs, _styled_cell_crops, workers, progress, cancel, "cropping restyled images", Path(root),
+                    torch_work=detector is not None)
     if path is not None:
         _make_cache_dir(path.parent)
         data.save(path)

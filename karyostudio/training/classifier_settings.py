@@ -15,6 +15,10 @@ config's common fields.
   out_size, widths, hidden, dropout   the crop and the network (models/classic/classifier.py);
   flip_prob        upside-down flips (which end is up is a guess);
   style_prob       crops shown as another microscope might (blur, coarser sampling, noise);
+  capture_styles   each training image is cropped this many times more, each time re-recorded
+                   in a randomly drawn capture style (training/capture_style.py: grey stretch,
+                   tone curve, sharpening or blur, noise), its annotated boxes and what the
+                   detector finds in the restyled image alike (seed: the config's);
   workers          processes for crop building;
   detector         a chromosome detector's weights: its boxes on the training images become crops
                    too (what the classifier reads at run time), and its false detections teach a
@@ -50,6 +54,7 @@ class ClassifierSettings:
     dropout: float = 0.2
     flip_prob: float = 0.5
     style_prob: float = 0.0
+    capture_styles: int = 0
     workers: int = 2
     detector: str | None = None
     detector_score_floor: float = 0.2
@@ -63,6 +68,8 @@ class ClassifierSettings:
         if not self.data_root:
             raise ConfigError("settings.data_root is required (the Taichung-style VOC folder)")
         require_at_least_one(self, ("epochs", "batch_size", "hidden", "workers", "max_images"))
+        if self.capture_styles < 0:
+            raise ConfigError(f"settings.capture_styles must be >= 0, got {self.capture_styles}")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ConfigError("settings.lr must be positive and settings.weight_decay >= 0")
         for name in ("label_smoothing", "dropout", "flip_prob", "style_prob", "detector_score_floor"):

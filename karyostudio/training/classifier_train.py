@@ -35,6 +35,7 @@ from karyostudio.models.manifest import Manifest, ManifestError, find_manifests,
 from karyostudio.training.classifier_data import (
     CropDataset,
     build_detector_crops,
+    build_styled_crops,
     build_synth_crops,
     concat_crops,
     labelme_crops,
@@ -114,6 +115,12 @@ class ClassifierTask(TrainingTask):
                                             cache_dir=s.cache_dir, cancel=run.cancel, progress=run.data_progress)
             train = concat_crops(train, detected.select_cells(train_ids))
             self.detected_val = detected.select_cells(val_ids)
+        if s.capture_styles:
+            styled = build_styled_crops(s.data_root, train_ids, s.capture_styles, seed, out_size=s.out_size,
+                                        detector_path=s.detector, score_floor=s.detector_score_floor,
+                                        workers=s.workers, cache_dir=s.cache_dir, cancel=run.cancel,
+                                        progress=run.data_progress)
+            train = concat_crops(train, styled)
         if s.synth_cells:
             synthetic = build_synth_crops(s.synth_cells, s.synth_seed, out_size=s.out_size, workers=s.workers,
                                           cache_dir=s.cache_dir, cancel=run.cancel, progress=run.data_progress)
@@ -212,6 +219,8 @@ class ClassifierTask(TrainingTask):
         parts = [f"crops of the VOC boxes of {s.data_root}"]
         if s.detector:
             parts.append(f"of the detector's boxes on the same cells ({Path(s.detector).name})")
+        if s.capture_styles:
+            parts.append(f"of the training images re-recorded in {s.capture_styles} drawn capture style(s) each")
         if s.synth_cells:
             parts.append(f"of {s.synth_cells} synthetic cells (seed {s.synth_seed})")
         if s.labelme_dirs:

@@ -111,7 +111,7 @@ def test_default_cpu_preset_maps_onto_the_classifier_settings(tmp_path):
     config = TrainConfig(**{**preset.__dict__, "out_dir": str(tmp_path), "max_minutes": 7.0,
                             "data": preset.data.__class__(root="/data")})
     settings = ClassifierTask(config).s
-    assert settings.data_root == "/data/taichung" and settings.epochs == 4
+    assert settings.data_root == "/data/taichung" and settings.epochs == 3 and settings.capture_styles == 1
     # The shipped detector and classifier are found in the model folders, wherever the run starts.
     assert settings.detector.endswith("models/default-cpu-detector.pt")
     assert settings.init_from.endswith("models/default-cpu-classifier.pt")
