@@ -19,8 +19,8 @@ Capture-style training of the classifier (training/capture_style.py) draws stret
 curves, sharpening, blur and noise like "enhanced", "low contrast" and "blur + noise"; JPEG q35,
 CLAHE, scale and the rest are styles no training draws. For each style it reports the exact
 count (the annotated number of chromosomes), the mean count error, the karyotype string exact,
-the sex chromosomes (X and Y counts) right and the sex
-decision (XY when a Y is annotated) right; the JSON also lists every cell's result.
+the sex chromosomes (X and Y counts) right and the sex decision (XY when a Y is annotated)
+right; the JSON also lists every cell's result.
 
 Usage: python benchmarks/bench_image_styles.py [--model NAME] [--every 20] [--styles "as recorded,enhanced"]
        [--json out.json]

@@ -3,7 +3,7 @@
 Clinical capture software rarely stores what the camera saw: it stretches the grey range until
 the slide is white, bends the tone curve and sharpens ("enhance"), or the optics and camera blur
 and add noise. The crop classifier reads band patterns, and its Y reading in particular dropped
-on such images (BENCHMARKS.md, "Capture styles in classifier training"). ``capture_style`` draws
+on such images (BENCHMARKS.md, "classifier trained on capture styles too"). ``capture_style`` draws
 one such recording at random; training crops each image once more in a drawn style.
 
 What is drawn (each independently): a grey stretch (70 %: the 0-3rd percentile to black, the
