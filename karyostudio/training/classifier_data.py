@@ -341,19 +341,10 @@ def build_detector_crops(root: str | Path, image_ids: Sequence[str], detector_pa
     ids = sorted(image_ids)
     detector_path = str(Path(detector_path).resolve())
     key = "\n".join([*ids, sha256_file(detector_path), f"{score_floor:.4f}", str(CROP_CODE_VERSION)])
-    path = None
-    if cache_dir is not None:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        path = Path(cache_dir) / f"detector-crops-{out_size[0]}x{out_size[1]}-{digest}.npz"
-        if path.is_file():
-            return CropDataset.load(path)
     jobs = [(Path(root), i, tuple(out_size), detector_path, float(score_floor)) for i in ids]
-    data = _collect(jobs, _detector_cell_crops, workers, progress, cancel, "cropping detections", Path(root),
-                    torch_work=True)
-    if path is not None:
-        _make_cache_dir(path.parent)
-        data.save(path)
-    return data
+    return _cached(_keyed_cache_path(cache_dir, "detector-crops", out_size, key),
+                   lambda: _collect(jobs, _detector_cell_crops, workers, progress, cancel, "cropping detections",
+                                    Path(root), torch_work=True))
 
 
 def _styled_cell_crops(args: tuple[Path, str, int, tuple[int, int], str | None, float, int]) -> tuple:
@@ -381,20 +372,11 @@ def build_styled_crops(root: str | Path, image_ids: Sequence[str], copies: int, 
     detector = str(Path(detector_path).resolve()) if detector_path is not None else None
     key = "\n".join([*ids, sha256_file(detector) if detector else "-", f"{score_floor:.4f}", str(copies),
                      str(seed), str(CROP_CODE_VERSION), str(CAPTURE_STYLE_VERSION)])
-    path = None
-    if cache_dir is not None:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        path = Path(cache_dir) / f"styled-crops-{out_size[0]}x{out_size[1]}-{digest}.npz"
-        if path.is_file():
-            return CropDataset.load(path)
     jobs = [(Path(root), i, k, tuple(out_size), detector, float(score_floor), int(seed))
             for k in range(copies) for i in ids]
-    data = _collect(jobs, _styled_cell_crops, workers, progress, cancel, "cropping restyled images", Path(root),
-                    torch_work=detector is not None)
-    if path is not None:
-        _make_cache_dir(path.parent)
-        data.save(path)
-    return data
+    return _cached(_keyed_cache_path(cache_dir, "styled-crops", out_size, key),
+                   lambda: _collect(jobs, _styled_cell_crops, workers, progress, cancel, "cropping restyled images",
+                                    Path(root), torch_work=detector is not None))
 
 
 # Synthetic cells for the classifier: chromosomes drawn in other styles than the training lab's,
@@ -427,15 +409,9 @@ def build_synth_crops(count: int, seed: int, *, out_size: tuple[int, int], worke
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"synth-crops-{out_size[0]}x{out_size[1]}-{count}-{seed}-v{CROP_CODE_VERSION}.npz"
-        if path.is_file():
-            return CropDataset.load(path)
     jobs = [(seed, k, tuple(out_size)) for k in range(count)]
-    data = _collect(jobs, _synth_cell_crops, workers, progress, cancel, "cropping synthetic chromosomes",
-                    Path(f"synthetic cells (seed {seed})"))
-    if path is not None:
-        _make_cache_dir(path.parent)
-        data.save(path)
-    return data
+    return _cached(path, lambda: _collect(jobs, _synth_cell_crops, workers, progress, cancel,
+                                          "cropping synthetic chromosomes", Path(f"synthetic cells (seed {seed})")))
 
 
 def cache_path(cache_dir: str | Path, image_ids: Sequence[str], out_size: tuple[int, int]) -> Path:
@@ -449,9 +425,23 @@ def load_or_build(root: str | Path, cache_dir: str | Path | None, *, out_size: t
     """The crop dataset of ``root`` (all listed ids by default), from the cache when it is there."""
     ids = sorted(image_ids) if image_ids is not None else list_image_ids(root)
     path = cache_path(cache_dir, ids, out_size) if cache_dir is not None else None
+    return _cached(path, lambda: build_crop_dataset(root, ids, out_size=out_size, workers=workers,
+                                                    progress=progress, cancel=cancel))
+
+
+def _keyed_cache_path(cache_dir: str | Path | None, kind: str, out_size: tuple[int, int], key: str) -> Path | None:
+    """Where a crop set of this kind and size is cached under the digest of ``key`` (None: not cached)."""
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{kind}-{out_size[0]}x{out_size[1]}-{digest}.npz"
+
+
+def _cached(path: Path | None, build: Callable[[], CropDataset]) -> CropDataset:
+    """The crop set cached at ``path``, or ``build()`` saved there (path None: built, not cached)."""
     if path is not None and path.is_file():
         return CropDataset.load(path)
-    data = build_crop_dataset(root, ids, out_size=out_size, workers=workers, progress=progress, cancel=cancel)
+    data = build()
     if path is not None:
         _make_cache_dir(path.parent)
         data.save(path)

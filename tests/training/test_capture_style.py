@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 from karyostudio.core.classes import class_index
-from karyostudio.models.centernet.net import CenterNet
-from karyostudio.models.centernet.spec import CenterNetSpec
-from karyostudio.models.centernet.weights import save_weights
 from karyostudio.models.manifest import read_manifest
 from karyostudio.training import classifier_data as D
 from karyostudio.training.capture_style import capture_style
 from karyostudio.training.engine import fit
 from tests.training.test_classifier_data import toy_cells
+from tests.training.test_classifier_detector import untrained_detector
 from tests.training.test_classifier_train import OUT, exported_classifier, tiny_config
 
 
@@ -70,11 +66,7 @@ def test_styled_crops_hold_the_annotated_chromosomes_and_are_cached(tmp_path, mo
 def test_training_with_capture_styles_adds_restyled_annotated_and_detected_crops(tmp_path):
     ids = [f"1000{c}" for c in range(1, 4)] + [f"1001{c}" for c in range(1, 4)]
     toy_cells(tmp_path / "data", ids)
-    spec = CenterNetSpec(widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1), stem_channels=8, fpn_channels=8,
-                         head_channels=8, max_detections=20)
-    torch.manual_seed(0)
-    detector = tmp_path / "detector.pt"
-    save_weights(detector, CenterNet(spec).state_dict(), spec)
+    detector = untrained_detector(tmp_path / "detector.pt", max_detections=20, seed=0)
     common = dict(epochs=1, val_fraction=0.5, detector=str(detector), detector_score_floor=0.0,
                   data_root=str(tmp_path / "data"))
     without = exported_classifier(fit(tiny_config(tmp_path / "a", **common))).metrics["data"]["train_crops"]

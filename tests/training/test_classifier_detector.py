@@ -25,6 +25,15 @@ from tests.training.test_classifier_data import toy_cells
 from tests.training.test_classifier_train import OUT, exported_classifier, tiny_config
 
 
+def untrained_detector(path, *, max_detections: int, seed: int):
+    """A tiny CenterNet's weights at ``path``, untrained: it puts boxes anywhere."""
+    spec = CenterNetSpec(widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1), stem_channels=8, fpn_channels=8,
+                         head_channels=8, max_detections=max_detections)
+    torch.manual_seed(seed)
+    save_weights(path, CenterNet(spec).state_dict(), spec)
+    return path
+
+
 def test_match_detections_labels_found_chromosomes_and_false_detections():
     gt = np.array([[0, 0, 10, 40], [50, 0, 60, 40]], float)
     labels = np.array([0, 20])
@@ -71,11 +80,7 @@ def test_init_weights_keeps_the_classes_and_adds_an_unlikely_reject(tmp_path):
 def test_training_with_a_detector_learns_a_reject_output(tmp_path):
     ids = [f"1000{c}" for c in range(1, 4)] + [f"1001{c}" for c in range(1, 4)]
     toy_cells(tmp_path / "data", ids)
-    spec = CenterNetSpec(widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1), stem_channels=8, fpn_channels=8,
-                         head_channels=8, max_detections=20)
-    torch.manual_seed(0)
-    detector = tmp_path / "detector.pt"
-    save_weights(detector, CenterNet(spec).state_dict(), spec)  # untrained: boxes anywhere
+    detector = untrained_detector(tmp_path / "detector.pt", max_detections=20, seed=0)
     config = tiny_config(tmp_path, epochs=2, val_fraction=0.5, detector=str(detector), detector_score_floor=0.0)
     result = fit(config)
     clf = exported_classifier(result)
@@ -118,11 +123,7 @@ def test_detector_crops_in_two_processes_match_one(tmp_path):
 
     ids = ["10001", "10002", "10011"]
     toy_cells(tmp_path / "data", ids)
-    spec = CenterNetSpec(widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1), stem_channels=8, fpn_channels=8,
-                         head_channels=8, max_detections=10)
-    torch.manual_seed(1)
-    detector = tmp_path / "detector.pt"
-    save_weights(detector, CenterNet(spec).state_dict(), spec)
+    detector = untrained_detector(tmp_path / "detector.pt", max_detections=10, seed=1)
     torch.zeros(64, 64) @ torch.zeros(64, 64)  # this process has run torch before the workers start
     one = build_detector_crops(tmp_path / "data", ids, detector, out_size=OUT, score_floor=0.0, workers=1)
     two = build_detector_crops(tmp_path / "data", ids, detector, out_size=OUT, score_floor=0.0, workers=2,
