@@ -207,3 +207,5 @@ def test_installing_a_retrained_default_model_copies_its_detector_too(tmp_path):
     model = load_predictor(installed)
     assert model.detector is not None and model.name == "retrained"
     assert read_manifest(installed).extra["assign"] == shipped.extra["assign"]
+    # the input contract is stated as the shipped model states it (only the crop size comes from the net)
+    assert read_manifest(installed).input == shipped.input

@@ -30,6 +30,9 @@ from karyostudio.geometry.polygons import polygon_to_mask
 
 DEFAULT_OUT_SIZE: tuple[int, int] = (64, 32)  # (height, width)
 
+# What a crop's pixels mean, as a model's manifest states it (``input.crop_values``).
+CROP_VALUES = "0 = background, 1 = darkest chromatin; long axis vertical"
+
 FEATURE_NAMES: tuple[str, ...] = (
     "log_rel_length",  # principal-axis extent / cell median
     "log_rel_medial_length",  # skeleton length / cell median (follows bent chromosomes)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from karyostudio.io.atomic import atomic_write_bytes
 from karyostudio.models.classic.classifier import CropNet, save_checkpoint
-from karyostudio.models.classic.crops import FEATURE_NAMES
+from karyostudio.models.classic.crops import CROP_VALUES, FEATURE_NAMES
 from karyostudio.models.manifest import Manifest, manifest_for_weights, sha256_file, write_manifest
 
 
@@ -42,7 +42,7 @@ def export_classic_model(directory: str | Path, name: str, net: CropNet, *, temp
             extra[calibration] = dict(template_extra[calibration])
     manifest = manifest_for_weights(
         classifier, name, "classic", description=description, training_data=training_data, metrics=dict(metrics),
-        input={"crop_size": list(net.config.out_size), "features": list(FEATURE_NAMES),
+        input={"crop_size": list(net.config.out_size), "crop_values": CROP_VALUES, "features": list(FEATURE_NAMES),
                **({"detector_input": template.input["detector_input"]}
                   if template is not None and "detector_input" in template.input else {})},
         extra=extra)
