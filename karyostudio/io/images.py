@@ -3,7 +3,8 @@
 PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile
 with every compression tifffile knows (LZW, Deflate, PackBits, JPEG, ... through imagecodecs;
 CytoVision writes LZW); a TIFF's palette (colour map) is applied and a MINISWHITE one inverted,
-so the values are the brightness every viewer shows. Colour is reduced to luminance (ITU-R 601
+so the values are the brightness every viewer shows. Floating-point images become uint16
+(:func:`_float_to_gray`). Colour is reduced to luminance (ITU-R 601
 weights, alpha ignored).
 An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
 so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
@@ -265,6 +266,8 @@ def _decode_tiff(data: bytes, source) -> np.ndarray:
             raise ImageReadError(source, f"truncated or corrupt TIFF data: {exc}") from exc
         axes = page.axes
         photometric, colormap, bits = int(page.photometric), page.colormap, int(page.bitspersample)
+    if np.issubdtype(arr.dtype, np.floating):  # before the min-is-white inversion, which needs unsigned data
+        arr, bits = _float_to_gray(arr, source), 16
     if photometric == _TIFF_PALETTE and colormap is not None and arr.ndim == 2:
         arr, axes = _apply_tiff_colormap(arr, colormap, source), "YXS"
     elif photometric == _TIFF_MINISWHITE and arr.ndim == 2:
@@ -301,15 +304,36 @@ def _invert_min_is_white(arr: np.ndarray, bits: int) -> np.ndarray:
     return (top - np.minimum(arr, top)).astype(arr.dtype)
 
 
+def _float_to_gray(arr: np.ndarray, source) -> np.ndarray:
+    """Floating-point pixels (ImageJ's 32-bit images, processed exports) as uint16: data within
+    0..1 is the unit range (x 65535), data within 0..65535 keeps its values (an integer camera
+    image stored as float), anything else is stretched from its minimum to its maximum. The
+    pipeline reads darkness relative to the slide, so only the order of the values matters."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ImageReadError(source, f"{arr.dtype} pixel data holds {int(bad.sum())} NaN or infinite "
+                                     "values; save the image without them")
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    wide = arr.astype(np.float64)
+    if lo >= 0.0 and hi <= 1.0:
+        wide = wide * 65535.0
+    elif lo < 0.0 or hi > 65535.0:
+        wide = (wide - lo) * (65535.0 / (hi - lo))
+    return np.rint(wide).astype(np.uint16)
+
+
 def _integer_to_gray(arr: np.ndarray, source) -> np.ndarray:
-    """uint8/uint16 as they are; other integer data only if every value fits in 0..65535."""
+    """uint8/uint16 as they are; other integer data only if every value fits in 0..65535;
+    floating-point data by :func:`_float_to_gray`."""
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     if arr.dtype in (np.uint8, np.uint16):
         return np.ascontiguousarray(arr)
+    if np.issubdtype(arr.dtype, np.floating):
+        return _float_to_gray(arr, source)
     if not np.issubdtype(arr.dtype, np.integer):
         raise ImageReadError(source, f"{arr.dtype} pixel data is not supported "
-                                     "(karyostudio reads 8- and 16-bit integer images)")
+                                     "(karyostudio reads integer and floating-point grey or colour images)")
     lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
     if lo < 0 or hi > 65535:
         raise ImageReadError(source, f"{arr.dtype} pixel values span {lo}..{hi}, which cannot be "

@@ -241,13 +241,41 @@ def test_zero_size_images_are_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("array, words", [
-    (np.zeros((5, 5), np.float32), "float32 pixel data is not supported"),
+    (np.array([[0.0, np.nan], [1.0, 0.5]], np.float32), "1 NaN or infinite values"),
+    (np.array([[0.0, np.inf], [1.0, 0.5]], np.float64), "1 NaN or infinite values"),
+    (np.zeros((5, 5), np.complex64), "complex64 pixel data is not supported"),
     (np.full((5, 5), 70_000, np.uint32), "cannot be represented"),
     (np.full((5, 5), -3, np.int16), "cannot be represented"),
 ])
 def test_unrepresentable_pixel_data(tmp_path: Path, array: np.ndarray, words: str) -> None:
     tifffile.imwrite(tmp_path / "odd.tif", array)
     refused(tmp_path / "odd.tif", words)
+
+
+@pytest.mark.parametrize("array, expected", [
+    # unit-range data (ImageJ, scikit-image) fills the 16-bit range
+    (np.array([[0.0, 0.25], [0.5, 1.0]], np.float32), np.array([[0, 16384], [32768, 65535]])),
+    # an integer camera image stored as float keeps its values
+    (np.array([[0.0, 17.0], [4095.0, 3.0]], np.float32), np.array([[0, 17], [4095, 3]])),
+    (np.array([[2.0, 200.0], [255.0, 1.5]], np.float16), np.array([[2, 200], [255, 2]])),
+    # anything else is stretched from its minimum to its maximum, in order
+    (np.array([[-1.0, 0.0], [1.0, 3.0]], np.float64), np.array([[0, 16384], [32768, 65535]])),
+    (np.array([[0.0, 1e5], [5e4, 2e5]], np.float32), np.array([[0, 32768], [16384, 65535]])),
+])
+def test_floating_point_tiffs_are_read_as_16_bit(tmp_path: Path, array: np.ndarray, expected: np.ndarray) -> None:
+    tifffile.imwrite(tmp_path / "float.tif", array)
+    image = read_image(tmp_path / "float.tif")
+    assert image.dtype == np.uint16
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_a_floating_point_min_is_white_tiff_is_inverted_and_colour_reduced_to_luminance(tmp_path: Path) -> None:
+    gray = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
+    tifffile.imwrite(tmp_path / "white.tif", gray, photometric="miniswhite")
+    np.testing.assert_array_equal(read_image(tmp_path / "white.tif"), 65535 - np.array([[0, 16384], [32768, 65535]]))
+    rgb = np.stack([gray, gray, gray], axis=-1)  # a grey colour image reads as its grey
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.tif"), np.array([[0, 16384], [32768, 65535]]))
 
 
 def test_image_size_errors(tmp_path: Path) -> None:

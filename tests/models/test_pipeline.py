@@ -285,3 +285,22 @@ def test_real_cell_enlarged_three_times_is_named_as_recorded():
     large, _ = predictor.read_detections(enlarged, list(3 * boxes))
     same = np.mean(recorded.argmax(1) == large.argmax(1))
     assert same >= 0.9, f"only {same:.0%} of the chromosomes keep their name at 3x"
+
+
+@pytest.mark.slow
+def test_a_floating_point_tiff_of_a_real_cell_is_karyotyped_as_the_recorded_one(tmp_path):
+    """ImageJ's 32-bit images: unit-range or arbitrary-range float data reads as the same cell."""
+    import tifffile
+
+    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
+    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
+        pytest.skip("default-cpu weights not installed in models/")
+    predictor = registry.load_predictor(manifest_path)
+    image = read_image(REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg")
+    recorded = predictor.predict_cell(image)
+    tifffile.imwrite(tmp_path / "unit.tif", image.astype(np.float32) / 255.0)
+    tifffile.imwrite(tmp_path / "offset.tif", image.astype(np.float32) * 3.7 - 100.0)
+    for name in ("unit.tif", "offset.tif"):
+        cell = predictor.predict_cell(read_image(tmp_path / name))
+        assert sorted(i.label for i in cell.instances) == sorted(i.label for i in recorded.instances)
+        assert cell.sex_hypothesis == recorded.sex_hypothesis
