@@ -1,11 +1,11 @@
 """Reading and writing metaphase images as 2-D grayscale arrays (uint8, or uint16 kept as uint16).
 
-PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: first page) through tifffile
-with every compression tifffile knows (LZW, Deflate, PackBits, JPEG, ... through imagecodecs;
-CytoVision writes LZW); a TIFF's palette (colour map) is applied and a MINISWHITE one inverted,
-so the values are the brightness every viewer shows. Floating-point images become uint16
-(:func:`_float_to_gray`). Colour is reduced to luminance (ITU-R 601
-weights, alpha ignored).
+PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: the first page that is not a
+thumbnail or a mask) through tifffile with every compression tifffile knows (LZW, Deflate,
+PackBits, JPEG, ... through imagecodecs; CytoVision writes LZW); a TIFF's palette (colour map) is
+applied and a MINISWHITE one inverted, so the values are the brightness every viewer shows.
+Floating-point images become uint16 (:func:`_float_to_gray`). Colour is reduced to luminance
+(ITU-R 601 weights, alpha ignored).
 An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
 so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
 it in the files they write (``orientation_note``). Sizes are checked from the header before any
@@ -123,7 +123,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
         handle.seek(0)
         if magic in _TIFF_MAGICS:
             with _open_tiff(handle, path) as tif:
-                page = tif.pages.first
+                page = _image_page(tif)
                 return int(page.imagewidth), int(page.imagelength)
         with _open_pillow(handle, path) as im:
             width, height = int(im.size[0]), int(im.size[1])
@@ -252,9 +252,23 @@ def _open_tiff(handle: BinaryIO, source) -> tifffile.TiffFile:
         raise ImageReadError(source, f"corrupt TIFF header: {exc}") from exc
 
 
+_TIFF_PAGES_SEARCHED = 16  # for the image itself, past thumbnails and masks (stacks can hold thousands of pages)
+
+
+def _image_page(tif: tifffile.TiffFile):
+    """The TIFF's image: its first page that is neither a reduced-resolution copy (a thumbnail,
+    which some capture systems write first) nor a transparency mask; else the first page."""
+    for k, page in enumerate(tif.pages):
+        if k >= _TIFF_PAGES_SEARCHED:
+            break
+        if not int(getattr(page, "subfiletype", 0)) & 0b101:  # bit 0: reduced resolution, bit 2: mask
+            return page
+    return tif.pages.first
+
+
 def _decode_tiff(data: bytes, source) -> np.ndarray:
     with _open_tiff(io.BytesIO(data), source) as tif:
-        page = tif.pages.first
+        page = _image_page(tif)
         _check_size(int(page.imagewidth), int(page.imagelength), source)
         if page.dtype is None:
             raise ImageReadError(source, "unsupported TIFF sample format")

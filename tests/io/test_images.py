@@ -93,6 +93,20 @@ def test_multipage_tiff_gives_first_page(tmp_path: Path) -> None:
     assert image_size(tmp_path / "stack.tif") == (31, 23)
 
 
+@pytest.mark.parametrize("first_pages", [[1], [4], [1, 4]])  # subfile type 1: reduced resolution, 4: mask
+def test_a_tiff_whose_first_pages_are_a_thumbnail_or_a_mask_gives_the_image(tmp_path: Path, first_pages) -> None:
+    with tifffile.TiffWriter(tmp_path / "capture.tif") as tif:
+        for kind in first_pages:
+            if kind == 1:
+                tif.write(np.full((6, 8), 200, np.uint8), photometric="minisblack", subfiletype=1)
+            else:
+                tif.write(np.zeros((23, 31), bool), photometric="mask", subfiletype=4)
+        tif.write(GRAY16, photometric="minisblack")
+        tif.write(GRAY16 // 2, photometric="minisblack")
+    np.testing.assert_array_equal(read_image(tmp_path / "capture.tif"), GRAY16)
+    assert image_size(tmp_path / "capture.tif") == (31, 23)
+
+
 def test_rgb_becomes_luminance_like_pillow(tmp_path: Path) -> None:
     rgb = RNG.integers(0, 256, (23, 31, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
