@@ -4,7 +4,7 @@ PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: the first page 
 thumbnail or a mask) through tifffile with every compression tifffile knows (LZW, Deflate,
 PackBits, JPEG, ... through imagecodecs; CytoVision writes LZW); a TIFF's palette (colour map) is
 applied and a MINISWHITE one inverted, so the values are the brightness every viewer shows.
-Floating-point images become uint16 (:func:`_float_to_gray`). Colour is reduced to luminance
+Floating-point images, and integer ones beyond 0..65535, become uint16 (:func:`_float_to_gray`). Colour is reduced to luminance
 (ITU-R 601 weights, alpha ignored).
 An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
 so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
@@ -332,13 +332,14 @@ def _float_to_gray(arr: np.ndarray, source) -> np.ndarray:
     if lo >= 0.0 and hi <= 1.0:
         wide = wide * 65535.0
     elif lo < 0.0 or hi > 65535.0:
-        wide = (wide - lo) * (65535.0 / (hi - lo))
+        wide = (wide - lo) * (65535.0 / (hi - lo)) if hi > lo else np.zeros_like(wide)
     return np.rint(wide).astype(np.uint16)
 
 
 def _integer_to_gray(arr: np.ndarray, source) -> np.ndarray:
-    """uint8/uint16 as they are; other integer data only if every value fits in 0..65535;
-    floating-point data by :func:`_float_to_gray`."""
+    """uint8/uint16 as they are; other integer data as uint8/uint16 when every value fits in
+    0..65535, else stretched from its minimum to its maximum (an ImageJ sum of frames, signed
+    background-subtracted data); floating-point data by :func:`_float_to_gray`."""
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     if arr.dtype in (np.uint8, np.uint16):
@@ -350,8 +351,7 @@ def _integer_to_gray(arr: np.ndarray, source) -> np.ndarray:
                                      "(karyostudio reads integer and floating-point grey or colour images)")
     lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
     if lo < 0 or hi > 65535:
-        raise ImageReadError(source, f"{arr.dtype} pixel values span {lo}..{hi}, which cannot be "
-                                     "represented as 8- or 16-bit unsigned data")
+        return _float_to_gray(arr.astype(np.float64), source)
     return arr.astype(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
 
 

@@ -258,8 +258,6 @@ def test_zero_size_images_are_refused(tmp_path: Path) -> None:
     (np.array([[0.0, np.nan], [1.0, 0.5]], np.float32), "1 NaN or infinite values"),
     (np.array([[0.0, np.inf], [1.0, 0.5]], np.float64), "1 NaN or infinite values"),
     (np.zeros((5, 5), np.complex64), "complex64 pixel data is not supported"),
-    (np.full((5, 5), 70_000, np.uint32), "cannot be represented"),
-    (np.full((5, 5), -3, np.int16), "cannot be represented"),
 ])
 def test_unrepresentable_pixel_data(tmp_path: Path, array: np.ndarray, words: str) -> None:
     tifffile.imwrite(tmp_path / "odd.tif", array)
@@ -275,8 +273,13 @@ def test_unrepresentable_pixel_data(tmp_path: Path, array: np.ndarray, words: st
     # anything else is stretched from its minimum to its maximum, in order
     (np.array([[-1.0, 0.0], [1.0, 3.0]], np.float64), np.array([[0, 16384], [32768, 65535]])),
     (np.array([[0.0, 1e5], [5e4, 2e5]], np.float32), np.array([[0, 32768], [16384, 65535]])),
+    (np.full((2, 2), -5.0, np.float32), np.zeros((2, 2))),  # nothing to stretch
+    # integer data beyond 16 bits, or signed below 0, is stretched the same way
+    (np.array([[0, 100_000], [50_000, 200_000]], np.uint32), np.array([[0, 32768], [16384, 65535]])),
+    (np.array([[-3, 0], [1, 5]], np.int16), np.array([[0, 24576], [32768, 65535]])),
+    (np.full((2, 2), 70_000, np.uint32), np.zeros((2, 2))),
 ])
-def test_floating_point_tiffs_are_read_as_16_bit(tmp_path: Path, array: np.ndarray, expected: np.ndarray) -> None:
+def test_floating_point_and_wide_integer_tiffs_are_read_as_16_bit(tmp_path: Path, array: np.ndarray, expected: np.ndarray) -> None:
     tifffile.imwrite(tmp_path / "float.tif", array)
     image = read_image(tmp_path / "float.tif")
     assert image.dtype == np.uint16
