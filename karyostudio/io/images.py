@@ -4,8 +4,8 @@ PNG, JPEG and BMP go through Pillow, TIFF (8/16-bit, multi-page: the first page 
 thumbnail or a mask) through tifffile with every compression tifffile knows (LZW, Deflate,
 PackBits, JPEG, ... through imagecodecs; CytoVision writes LZW); a TIFF's palette (colour map) is
 applied and a MINISWHITE one inverted, so the values are the brightness every viewer shows.
-Floating-point images, and integer ones beyond 0..65535, become uint16 (:func:`_float_to_gray`). Colour is reduced to luminance
-(ITU-R 601 weights, alpha ignored).
+Floating-point images, and integer ones beyond 0..65535, become uint16 (:func:`_float_to_gray`).
+Colour is reduced to luminance (ITU-R 601 weights, alpha ignored).
 An EXIF orientation (phone and some camera JPEGs) is applied, as labelme and image viewers do,
 so pixels and outlines live in the upright frame; ``exif_orientation`` tells callers, who record
 it in the files they write (``orientation_note``). Sizes are checked from the header before any
