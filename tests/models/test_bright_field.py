@@ -9,9 +9,8 @@ from karyostudio.models.bright_field import (EVEN_LIGHT_AT_LEAST, NARROW_RANGE, 
                                              dark_on_light, evenly_lit, full_contrast, is_bright_on_dark,
                                              slide_light)
 from karyostudio.synth import SynthConfig, generate_metaphase, rng_for
-from tests.models.test_pipeline import REAL_WEIGHTS
-
-SAMPLE = REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg"  # the bundled real cell
+from tests.models.test_pipeline import BUNDLED_SAMPLE as SAMPLE
+from tests.models.test_pipeline import shipped_predictor
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +106,7 @@ def test_images_without_a_clear_polarity_are_not_inverted():
 
 @pytest.mark.slow
 def test_the_default_model_reads_a_fluorescence_style_negative_as_the_cell_itself():
-    from karyostudio.models import registry
-
-    if not REAL_WEIGHTS.is_file():
-        pytest.skip("default-cpu weights not installed in models/")
-    predictor = registry.load_predictor(REAL_WEIGHTS.parent / "default-cpu.manifest.json")
+    predictor = shipped_predictor()
     image = read_image(SAMPLE)
     cell, negative = predictor.predict_cell(image), predictor.predict_cell(255 - image)
     assert len(cell.instances) >= 40

@@ -24,6 +24,15 @@ from karyostudio.models.classic.pipeline import (
 from karyostudio.models.manifest import ManifestError, manifest_for_weights, write_manifest
 
 REAL_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "default-cpu-classifier.pt"
+BUNDLED_SAMPLE = REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg"  # the bundled real cell
+
+
+def shipped_predictor():
+    """The shipped default model (the test is skipped where its weights are not installed)."""
+    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
+    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
+        pytest.skip("default-cpu weights not installed in models/")
+    return registry.load_predictor(manifest_path)
 
 
 def _segments(n_single: int, cluster_at: int | None = None) -> list[Instance]:
@@ -185,10 +194,7 @@ def test_bad_settings_or_checkpoint_in_manifest(tiny_model):
 
 @pytest.mark.slow
 def test_real_default_model_on_a_taichung_cell(taichung_dir):
-    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
-    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
-        pytest.skip("default-cpu weights not installed in models/")
-    predictor = registry.load_predictor(manifest_path)
+    predictor = shipped_predictor()
     image_id = (taichung_dir / "normal.csv").read_text().splitlines()[1].split(",")[0]
     cell = predictor.predict_cell(read_image(taichung_dir / "JEPG" / image_id))
     assert 30 <= len(cell.instances) <= 60
@@ -272,11 +278,8 @@ def test_real_cell_enlarged_three_times_is_named_as_recorded():
 
     from karyostudio.models.classic.classifier import reading_scale
 
-    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
-    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
-        pytest.skip("default-cpu weights not installed in models/")
-    predictor = registry.load_predictor(manifest_path)
-    image = read_image(REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg")
+    predictor = shipped_predictor()
+    image = read_image(BUNDLED_SAMPLE)
     boxes = predictor.detector.detect(image).detections.boxes
     assert len(boxes) >= 40
     enlarged = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
@@ -292,11 +295,8 @@ def test_a_floating_point_tiff_of_a_real_cell_is_karyotyped_as_the_recorded_one(
     """ImageJ's 32-bit images: unit-range or arbitrary-range float data reads as the same cell."""
     import tifffile
 
-    manifest_path = REAL_WEIGHTS.parent / "default-cpu.manifest.json"
-    if not (REAL_WEIGHTS.is_file() and manifest_path.is_file()):
-        pytest.skip("default-cpu weights not installed in models/")
-    predictor = registry.load_predictor(manifest_path)
-    image = read_image(REAL_WEIGHTS.parents[1] / "resources" / "samples" / "taichung_103064.jpg")
+    predictor = shipped_predictor()
+    image = read_image(BUNDLED_SAMPLE)
     recorded = predictor.predict_cell(image)
     tifffile.imwrite(tmp_path / "unit.tif", image.astype(np.float32) / 255.0)
     tifffile.imwrite(tmp_path / "offset.tif", image.astype(np.float32) * 3.7 - 100.0)
