@@ -8,7 +8,10 @@
   crop          side of the square training windows (input pixels, a multiple of 32);
   epochs, steps_per_epoch (default one pass), batch_size, lr (AdamW, cosine to lr * min_lr_ratio
   over ``epochs`` epochs after ``warmup_steps``), weight_decay, grad_clip, log_every,
-  max_val_images, num_workers (data-loading processes).
+  max_val_images, num_workers (data-loading processes);
+  init_from     start from this detector weights file (an exported ``.pt``, e.g. the shipped
+                default-cpu-detector.pt), whose spec must equal ``model``: fine-tuning on
+                reviewed cells or a continuation with a new schedule, instead of from scratch.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class CenterNetSettings:
     log_every: int = 50
     max_val_images: int | None = 60
     num_workers: int = 1
+    init_from: str | None = None
 
     def check(self) -> None:
         """Value rules beyond the field types; ConfigError names the setting."""

@@ -24,10 +24,10 @@ from karyostudio.metrics.detection import DetectionAccumulator
 from karyostudio.models.centernet import targets as T
 from karyostudio.models.centernet.decode import decode
 from karyostudio.models.centernet.net import CenterNet
-from karyostudio.models.centernet.weights import export_model
+from karyostudio.models.centernet.weights import CenterNetWeightsError, export_model, read_weights
 from karyostudio.training.centernet_data import CenterNetDataset, collate, median_diagonal, rescale, sample_boxes
 from karyostudio.training.centernet_settings import CenterNetSettings
-from karyostudio.training.config import TrainConfig
+from karyostudio.training.config import TrainConfig, model_file
 from karyostudio.training.detection_data import BatchStream, batch_loader, build_sources
 from karyostudio.training.errors import ConfigError, TrainingError
 from karyostudio.training.family_settings import describe_sources, settings_for, with_settings_data
@@ -81,6 +81,18 @@ def validation_metrics(model: CenterNet, dataset: CenterNetDataset, device: torc
             "exact_count": exact / counted if counted else None}
 
 
+def init_detector(model: CenterNet, path: Path) -> None:
+    """Copy a detector weights file's tensors into ``model``; its spec must be the model's."""
+    try:
+        spec, state = read_weights(path)
+    except CenterNetWeightsError as exc:
+        raise ConfigError(f"settings.init_from: {exc}") from None
+    if spec != model.spec:
+        raise ConfigError(f"settings.init_from: {path} holds a detector of another spec than settings.model "
+                          f"({spec} against {model.spec})")
+    model.load_state_dict(state)
+
+
 def padded(image: np.ndarray, multiple: int = 32) -> np.ndarray:
     """The image padded (bottom/right, with its median grey) to multiples of ``multiple``."""
     height, width = image.shape
@@ -103,6 +115,8 @@ class CenterNetTask(TrainingTask):
         self.train_set, self.val_set = self._datasets()
         torch.manual_seed(config.seed)
         self.model = CenterNet(s.model).to(run.device)
+        if s.init_from is not None and saved is None:
+            init_detector(self.model, model_file(s.init_from, "settings.init_from"))
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         if saved is not None:
             self.model.load_state_dict(saved["model"])

@@ -14,7 +14,8 @@ from karyostudio.synth.dataset import generate_dataset
 from karyostudio.training import checkpoint as ckpt
 from karyostudio.training.centernet_settings import CenterNetSettings
 from karyostudio.training.family_settings import read_settings
-from karyostudio.training.config import ConfigError, TrainConfig, add_labelme_source, load_preset, preset_names
+from karyostudio.training.config import (ConfigError, TrainConfig, add_labelme_source, load_preset, model_file,
+                                        preset_names)
 from karyostudio.training.engine import fit
 
 TINY_MODEL = {"widths": [8, 8, 16, 16], "blocks": [1, 1, 1, 1], "stem_channels": 8, "fpn_channels": 8,
@@ -70,6 +71,9 @@ def test_settings_are_checked():
     with pytest.raises(ConfigError, match="scale_range"):
         read_settings(CenterNetSettings, {"sources": [{"kind": "synth"}], "augment": {"scale_range": [2.0, 1.0]}})
     assert read_settings(CenterNetSettings, load_preset("centernet-cpu").settings).crop == 352
+    finetune = read_settings(CenterNetSettings, load_preset("centernet-cpu-finetune").settings)
+    assert finetune.init_from == "default-cpu-detector.pt"
+    assert model_file(finetune.init_from, "settings.init_from").name == "default-cpu-detector.pt"
 
 
 def test_fit_exports_a_loadable_detector_and_resumes(tmp_path, synth_folder, isolated_models):
@@ -117,3 +121,29 @@ def test_fit_learns_from_a_corrections_folder(tmp_path, synth_folder):
     config = add_labelme_source(_config(tmp_path, synth_folder, sources=[], epochs=1), synth_folder)
     result = fit(config)
     assert result.steps == 4 and result.manifest is not None
+
+
+
+def test_init_from_starts_at_the_given_weights_and_refuses_another_spec(tmp_path, synth_folder):
+    from karyostudio.models.centernet.net import CenterNet
+    from karyostudio.models.centernet.spec import CenterNetSpec
+    from karyostudio.models.centernet.weights import read_weights, save_weights
+    from karyostudio.training.centernet_train import init_detector
+
+    spec = CenterNetSpec.from_dict(TINY_MODEL)
+    torch.manual_seed(123)
+    weights = save_weights(tmp_path / "start.pt", CenterNet(spec).state_dict(), spec)
+    _, stored = read_weights(weights)
+    torch.manual_seed(0)
+    model = CenterNet(spec)
+    assert not all(torch.equal(model.state_dict()[k], v) for k, v in stored.items())
+    init_detector(model, weights)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in stored.items())
+    wider = CenterNetSpec.from_dict({**TINY_MODEL, "fpn_channels": 16})
+    other = save_weights(tmp_path / "other.pt", CenterNet(wider).state_dict(), wider)
+    with pytest.raises(ConfigError, match="another spec"):
+        init_detector(model, other)
+    # Through the training loop: a run starts from the file, a missing file is a config error.
+    assert fit(_config(tmp_path / "a", synth_folder, epochs=1, init_from=str(weights))).steps == 4
+    with pytest.raises(ConfigError, match="settings.init_from"):
+        fit(_config(tmp_path / "b", synth_folder, epochs=1, init_from=str(tmp_path / "missing.pt")))
