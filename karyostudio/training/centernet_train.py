@@ -24,6 +24,7 @@ from karyostudio.metrics.detection import DetectionAccumulator
 from karyostudio.models.centernet import targets as T
 from karyostudio.models.centernet.decode import decode
 from karyostudio.models.centernet.net import CenterNet
+from karyostudio.models.centernet.spec import CenterNetSpec
 from karyostudio.models.centernet.weights import CenterNetWeightsError, export_model, read_weights
 from karyostudio.training.centernet_data import CenterNetDataset, collate, median_diagonal, rescale, sample_boxes
 from karyostudio.training.centernet_settings import CenterNetSettings
@@ -81,16 +82,16 @@ def validation_metrics(model: CenterNet, dataset: CenterNetDataset, device: torc
             "exact_count": exact / counted if counted else None}
 
 
-def init_detector(model: CenterNet, path: Path) -> None:
-    """Copy a detector weights file's tensors into ``model``; its spec must be the model's."""
+def start_weights(path: Path, spec: CenterNetSpec) -> dict[str, torch.Tensor]:
+    """The state_dict of a detector weights file to start a run from; its spec must be ``spec``."""
     try:
-        spec, state = read_weights(path)
+        stored, state = read_weights(path)
     except CenterNetWeightsError as exc:
         raise ConfigError(f"settings.init_from: {exc}") from None
-    if spec != model.spec:
+    if stored != spec:
         raise ConfigError(f"settings.init_from: {path} holds a detector of another spec than settings.model "
-                          f"({spec} against {model.spec})")
-    model.load_state_dict(state)
+                          f"({stored} against {spec})")
+    return state
 
 
 def padded(image: np.ndarray, multiple: int = 32) -> np.ndarray:
@@ -112,11 +113,14 @@ class CenterNetTask(TrainingTask):
     def setup(self, run: RunContext, saved: Mapping[str, Any] | None) -> Plan:
         s, config = self.settings, self.config
         self.run = run
+        # Read before the datasets are built, so a wrong file is reported at once.
+        start = (start_weights(model_file(s.init_from, "settings.init_from"), s.model)
+                 if s.init_from is not None and saved is None else None)
         self.train_set, self.val_set = self._datasets()
         torch.manual_seed(config.seed)
         self.model = CenterNet(s.model).to(run.device)
-        if s.init_from is not None and saved is None:
-            init_detector(self.model, model_file(s.init_from, "settings.init_from"))
+        if start is not None:
+            self.model.load_state_dict(start)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         if saved is not None:
             self.model.load_state_dict(saved["model"])

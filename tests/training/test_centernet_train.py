@@ -123,12 +123,11 @@ def test_fit_learns_from_a_corrections_folder(tmp_path, synth_folder):
     assert result.steps == 4 and result.manifest is not None
 
 
-
 def test_init_from_starts_at_the_given_weights_and_refuses_another_spec(tmp_path, synth_folder):
     from karyostudio.models.centernet.net import CenterNet
     from karyostudio.models.centernet.spec import CenterNetSpec
     from karyostudio.models.centernet.weights import read_weights, save_weights
-    from karyostudio.training.centernet_train import init_detector
+    from karyostudio.training.centernet_train import start_weights
 
     spec = CenterNetSpec.from_dict(TINY_MODEL)
     torch.manual_seed(123)
@@ -137,12 +136,12 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_spec(tmp_path
     torch.manual_seed(0)
     model = CenterNet(spec)
     assert not all(torch.equal(model.state_dict()[k], v) for k, v in stored.items())
-    init_detector(model, weights)
+    model.load_state_dict(start_weights(weights, spec))
     assert all(torch.equal(model.state_dict()[k], v) for k, v in stored.items())
     wider = CenterNetSpec.from_dict({**TINY_MODEL, "fpn_channels": 16})
     other = save_weights(tmp_path / "other.pt", CenterNet(wider).state_dict(), wider)
     with pytest.raises(ConfigError, match="another spec"):
-        init_detector(model, other)
+        start_weights(other, spec)
     # Through the training loop: a run starts from the file, a missing file is a config error.
     assert fit(_config(tmp_path / "a", synth_folder, epochs=1, init_from=str(weights))).steps == 4
     with pytest.raises(ConfigError, match="settings.init_from"):
